@@ -1,0 +1,52 @@
+# tests/lib.sh - shared shell helpers for the TAP test scripts.
+#
+# Source it from a test script:  . "$top_srcdir/tests/lib.sh"
+# It sets up a private temporary directory ($T) removed on exit, the built
+# helper ($HELPER) and TAP functions: ok, not_ok, check, skip_all, done_testing.
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${PYTHON3:=python3}"
+HELPER="$top_builddir/sasl-oauth2"
+PLUGIN_DIR="$top_builddir/plugin/.libs"
+export SASL_OAUTH2_TEMPLATES="$top_srcdir/templates"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/so2test.XXXXXX")
+chmod 700 "$T"
+_tap_n=0
+_tap_failed=0
+_cleanup_hooks=""
+
+# Register a command to run at exit (before $T is removed).
+at_exit() { _cleanup_hooks="$1; $_cleanup_hooks"; }
+_tap_exit() {
+	eval "$_cleanup_hooks"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+}
+trap _tap_exit EXIT
+
+ok()     { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+diag()   { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+# check "description" command args...: ok when the command exits 0.
+check() {
+	_d=$1; shift
+	if "$@" >"$T/.check.out" 2>&1; then ok "$_d"; else not_ok "$_d"; diag "command: $*"; diag "$(cat "$T/.check.out")"; fi
+}
+# check_fails "description" command args...: ok when the command exits non-zero.
+check_fails() {
+	_d=$1; shift
+	if "$@" >"$T/.check.out" 2>&1; then not_ok "$_d"; diag "command unexpectedly succeeded: $*"; diag "$(cat "$T/.check.out")"; else ok "$_d"; fi
+}
+# Skip the whole script (only when a server truly cannot be installed).
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+
+# wait_for_file FILE [SECONDS]: bounded wait for a file to appear.
+wait_for_file() {
+	_i=0; _max=$(( ${2:-10} * 10 ))
+	while [ ! -s "$1" ] && [ $_i -lt $_max ]; do sleep 0.1; _i=$((_i + 1)); done
+	[ -s "$1" ]
+}

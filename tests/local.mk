@@ -1,0 +1,11 @@
+# tests/local.mk - every test speaks TAP; automake's TAP driver counts cases.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+EXTRA_DIST += tests/tap.h tests/lib.sh
+
+include tests/unit/local.mk
+include tests/oauth/local.mk
+include tests/cli/local.mk
+include tests/plugin/local.mk
+include tests/integration/local.mk
+include tests/server/local.mk

@@ -1,0 +1,1 @@
+# tests/oauth build fragment

@@ -1,0 +1,1 @@
+# tests/server build fragment

@@ -1,0 +1,11 @@
+# tokenstore/local.mk - the token store library (no SASL, no printing).
+# Core sources are listed here; the OAuth2 sources in tokenstore/oauth.mk.
+noinst_LTLIBRARIES += libtokenstore.la
+libtokenstore_la_SOURCES = $(ts_core_sources) $(ts_oauth_sources)
+libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS)
+libtokenstore_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS)
+
+ts_core_sources = \
+	tokenstore/tokenstore.h
+
+include tokenstore/oauth.mk

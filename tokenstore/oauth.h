@@ -1,0 +1,160 @@
+/*
+ * oauth.h - OAuth2 grants and the refresh logic shared by plugin and helper.
+ *
+ * Built on libcurl and json-c. Every request has a connect and total
+ * timeout (global http_timeout), a cap on the response size, TLS
+ * verification always on (CA bundle from the configuration or libcurl's
+ * default), and plain http only for loopback hosts. Nothing here prints;
+ * errors come back as ts_code values with a one-line message in ts_error
+ * that names the token, the endpoint host, the HTTP status and the OAuth
+ * error code/description, never a token, secret, code or verifier.
+ */
+#ifndef TS_OAUTH_H
+#define TS_OAUTH_H
+
+#include "tokenstore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest response body accepted from an OAuth2 endpoint. */
+#define OA2_MAX_RESPONSE (256 * 1024)
+
+/* ---------------------------------------------------------------------- */
+/* PKCE and random values (pkce.c)                                          */
+
+/* A random PKCE verifier (64 chars of [A-Za-z0-9-._~]) in *out. */
+int oa2_pkce_verifier(char **out, ts_error *err);
+/* base64url(SHA-256(verifier)) without padding, in *out. */
+int oa2_pkce_challenge(char **out, const char *verifier, ts_error *err);
+/* A random URL-safe string of `nbytes` random bytes (for `state`). */
+int oa2_random_string(char **out, size_t nbytes, ts_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Token endpoint responses                                                 */
+
+typedef struct oa2_token_response {
+	long http_status;
+	char *access_token;         /* secret */
+	char *token_type;
+	int64_t expires_in;         /* -1 when absent */
+	char *refresh_token;        /* secret; NULL when absent */
+	int64_t refresh_token_expires_in; /* -1 when absent (Microsoft: refresh_token_expires_in) */
+	char *scope;                /* NULL when absent */
+} oa2_token_response;
+
+void oa2_token_response_free(oa2_token_response *r);
+
+/* Apply a successful token response to a state: the access token, type,
+ * expiry, scope, a rotated refresh token (kept when the response has none),
+ * last_refresh = now, and clears last_error, refresh_token_dead and
+ * access_rejected. */
+int oa2_state_apply(ts_state *s, const oa2_token_response *r, ts_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Grants (grants.c). `eff` comes from ts_ctx_token_effective().           */
+
+/* Build the authorization URL (response_type=code, client_id, redirect_uri,
+ * scope, state, code_challenge, code_challenge_method=S256, auth_params). */
+int oa2_authorize_url(char **out, const ts_token_effective *eff, const char *redirect_uri,
+		      const char *state, const char *code_challenge, ts_error *err);
+
+/* Exchange an authorization code (grant_type=authorization_code). */
+int oa2_exchange_code(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		      const char *code, const char *redirect_uri, const char *verifier,
+		      ts_error *err);
+
+/* Device authorization request (RFC 8628 section 3.1/3.2). */
+typedef struct oa2_device_auth {
+	char *device_code;          /* secret */
+	char *user_code;
+	char *verification_uri;
+	char *verification_uri_complete; /* NULL when absent */
+	int64_t expires_in;
+	int64_t interval;           /* seconds, 5 when absent */
+} oa2_device_auth;
+
+int oa2_device_start(oa2_device_auth **out, ts_ctx *ctx, const ts_token_effective *eff, ts_error *err);
+void oa2_device_auth_free(oa2_device_auth *d);
+
+/* One device token poll. Returns TS_OK with *out on success; otherwise:
+ * OA2_PENDING (authorization_pending), OA2_SLOW_DOWN (slow_down), or an
+ * error: TS_EDENIED (access_denied), TS_EEXPIRED (expired_token), others. */
+#define OA2_PENDING 1
+#define OA2_SLOW_DOWN 2
+int oa2_device_poll(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		    const char *device_code, ts_error *err);
+
+/* Poll until done, following RFC 8628 (interval, +5 s on slow_down, stop on
+ * access_denied / expired_token / the device code's lifetime). */
+int oa2_device_wait(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		    const oa2_device_auth *d, ts_error *err);
+
+/* grant_type=client_credentials. */
+int oa2_client_credentials(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+			   ts_error *err);
+
+/* grant_type=refresh_token. invalid_grant is TS_EGRANT; invalid_client,
+ * unauthorized_client, unsupported_grant_type, invalid_scope are TS_ECONFIG;
+ * network failures, timeouts, 5xx and malformed answers are TS_ENET. */
+int oa2_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		const char *refresh_token, ts_error *err);
+
+/* RFC 7009 revocation of `token` (hint "refresh_token" or "access_token").
+ * TS_ENOTFOUND when the token has no revoke_url. */
+int oa2_revoke(ts_ctx *ctx, const ts_token_effective *eff, const char *token,
+	       const char *hint, ts_error *err);
+
+/* Reachability check for `doctor`: a GET of `url` with the usual timeouts,
+ * TLS and proxy settings; *out_status receives the HTTP status (any status
+ * means the endpoint is reachable). TS_ENET with the reason otherwise. */
+int oa2_probe(long *out_status, ts_ctx *ctx, const char *url, ts_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Refresh semantics shared by plugin and helper (refresh.c)                */
+
+enum ts_access_flags {
+	TS_ACCESS_FORCE = 1 << 0,   /* refresh even if the cached token is still valid */
+	TS_ACCESS_NO_NETWORK = 1 << 1, /* never refresh: TS_EEXPIRED if due */
+};
+
+/*
+ * Return a valid access token for token `name` in *out (free with
+ * ts_free_secret). The cached token is returned without network access when
+ * it is valid for longer than the margin and not marked rejected. Otherwise
+ * the per-token lock is taken (bounded wait), the state re-read (another
+ * process may have refreshed meanwhile), the token refreshed (refresh_token
+ * grant, or client_credentials for that flow), the state written atomically
+ * and the lock released.
+ *
+ * Errors: TS_EINVALID (validity not valid), TS_ESTATE (never authorized),
+ * TS_EGRANT (refresh token dead; recorded in the state), TS_ECONFIG,
+ * TS_ENET (state untouched apart from last_error/last_attempt), TS_ELOCKED.
+ * `out_expires_at` (may be NULL) receives the token's expiry.
+ */
+int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
+			const char *name, unsigned flags, ts_error *err);
+
+/* Refresh now regardless of expiry (helper `refresh`); same errors. */
+int ts_token_refresh(ts_ctx *ctx, const char *name, ts_error *err);
+
+/* Store a fresh grant result as the token's state, under the lock (used by
+ * `authorize`): replaces access and refresh token, clears error flags. */
+int ts_token_store_grant(ts_ctx *ctx, const char *name, const oa2_token_response *r, ts_error *err);
+
+/* A server rejected `access_token`: if it is still the cached one, mark it
+ * so the next ts_token_get_access refreshes. Compares in constant time. */
+int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_token, ts_error *err);
+
+/* Find the token a SASL login means: if `password` names a token, that one;
+ * else the single token whose name or user equals `authname`. TS_ENOTFOUND
+ * or TS_EINVAL (ambiguous) with a message naming the candidates. */
+int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
+		    ts_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TS_OAUTH_H */
