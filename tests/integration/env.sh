@@ -1,0 +1,339 @@
+# tests/integration/env.sh - shell library for the integration tests and
+# tools/demo: a private Dovecot 2.3 (IMAP, POP3, submission) on free loopback
+# ports that validates OAuth2 tokens against the test OAuth2 server, a
+# loopback SMTP sink behind Dovecot's submission relay, and helpers to create
+# and authorize tokens with the built sasl-oauth2 helper.
+#
+# Source after tests/lib.sh (which provides $T, at_exit, ok, ...) and
+# tests/server/server.sh (oauth_server_start sets $OAUTH_URL):
+#   . "$top_srcdir/tests/integration/env.sh"
+# Everything started here binds 127.0.0.1, has a bounded lifetime and is
+# stopped by PID at exit.
+
+if [ -z "${_tap_n+set}" ]; then
+	. "$top_srcdir/tests/lib.sh"
+fi
+: "${PYTHON3:=python3}"
+CYRUS_BIN=/usr/lib/cyrus/bin
+IMTEST=$CYRUS_BIN/imtest
+POP3TEST=$CYRUS_BIN/pop3test
+SMTPTEST=$CYRUS_BIN/smtptest
+DOVECOT=/usr/sbin/dovecot
+STORE="$T/store"
+TEST_USER=alice@example.test
+# A test-only secret of the test server's registered confidential client.
+TEST_CLIENT_ID=confidential-client
+TEST_CLIENT_SECRET=confidential-secret
+
+# it_require BINARY...: skip the whole script when a server or client binary
+# is missing (tools/install-deps installs them all on Debian).
+it_require() {
+	for _b in "$@"; do
+		[ -x "$_b" ] || command -v "$_b" >/dev/null 2>&1 ||
+			skip_all "$_b not installed (run tools/install-deps)"
+	done
+}
+
+# it_require_built: the helper and the plugin must have been built; that is a
+# failure, not a reason to skip.
+it_require_built() {
+	_miss=""
+	[ -x "$HELPER" ] || _miss="$_miss $HELPER"
+	[ -f "$PLUGIN_DIR/libsasloauth2.so" ] || _miss="$_miss $PLUGIN_DIR/libsasloauth2.so"
+	if [ -n "$_miss" ]; then
+		echo "1..1"
+		echo "not ok 1 - not built:$_miss (run make first)"
+		exit 1
+	fi
+}
+
+# free_ports N: print N distinct free 127.0.0.1 TCP ports, one a line. All
+# sockets are held open together so the ports differ.
+free_ports() {
+	"$PYTHON3" -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+for s in socks:
+    s.close()
+' "$1"
+}
+
+# wait_port PORT [SECONDS]: bounded wait until 127.0.0.1:PORT accepts.
+wait_port() {
+	"$PYTHON3" -c '
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+end = time.time() + limit
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+' "$1" "${2:-10}"
+}
+
+# wait_until SECONDS COMMAND...: bounded poll until COMMAND succeeds.
+wait_until() {
+	_wu_max=$(( $1 * 10 )); shift
+	_wu_i=0
+	while ! "$@" >/dev/null 2>&1; do
+		_wu_i=$((_wu_i + 1))
+		[ $_wu_i -ge $_wu_max ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# b64dec: decode base64 from stdin to stdout.
+b64dec() {
+	"$PYTHON3" -c 'import base64, sys; sys.stdout.buffer.write(base64.b64decode(sys.stdin.read().strip()))'
+}
+# b64enc: base64 of stdin, one line.
+b64enc() {
+	"$PYTHON3" -c 'import base64, sys; print(base64.b64encode(sys.stdin.buffer.read()).decode())'
+}
+
+# ---------------------------------------------------------------- SMTP sink
+# smtp_sink_start: start the sink; sets SINK_PORT, SINK_DIR, SINK_LOG.
+smtp_sink_start() {
+	SINK_DIR="$T/sink"
+	SINK_LOG="$T/sink.log"
+	mkdir -p "$SINK_DIR"
+	rm -f "$T/sink.port"
+	"$PYTHON3" "$top_srcdir/tests/integration/smtp_sink.py" \
+		--port-file "$T/sink.port" --dir "$SINK_DIR" --log "$SINK_LOG" \
+		--max-seconds "${IT_MAX_SECONDS:-600}" >>"$T/sink.out" 2>&1 &
+	SINK_PID=$!
+	at_exit "kill $SINK_PID 2>/dev/null; wait $SINK_PID 2>/dev/null"
+	if ! wait_for_file "$T/sink.port" 10; then
+		diag "SMTP sink did not start:" "$(cat "$T/sink.out" 2>/dev/null)"
+		return 1
+	fi
+	SINK_PORT=$(cat "$T/sink.port")
+}
+
+# sink_count: how many messages the sink stored.
+sink_count() {
+	ls "$SINK_DIR" 2>/dev/null | grep -c '^msg-.*\.eml$'
+}
+# wait_sink_count N [SECONDS]: bounded wait for at least N stored messages.
+_sink_has() { [ "$(sink_count)" -ge "$1" ]; }
+wait_sink_count() { wait_until "${2:-15}" _sink_has "$1"; }
+
+# ---------------------------------------------------------------- Dovecot
+# dovecot_start: write a private configuration under $T/dovecot and start
+# Dovecot on free ports. Needs $OAUTH_URL; starts the SMTP sink when it is not
+# running yet. Sets IMAP_PORT, POP3_PORT, SUBM_PORT, DOVECOT_DIR, DOVECOT_LOG,
+# MAIL_DIR (homes are $MAIL_DIR/<user>).
+dovecot_start() {
+	if [ -z "${OAUTH_URL:-}" ]; then
+		diag "dovecot_start: OAUTH_URL is not set; start the test OAuth2 server first"
+		return 1
+	fi
+	[ -n "${SINK_PORT:-}" ] || smtp_sink_start || return 1
+	DOVECOT_DIR="$T/dovecot"
+	DOVECOT_LOG="$DOVECOT_DIR/dovecot.log"
+	MAIL_DIR="$T/mail"
+	mkdir -p "$DOVECOT_DIR/run" "$DOVECOT_DIR/state" "$MAIL_DIR"
+	set -- $(free_ports 3)
+	IMAP_PORT=$1 POP3_PORT=$2 SUBM_PORT=$3
+
+	if [ "$(id -u)" -eq 0 ]; then
+		_dv_user=dovecot
+		_dv_uid=dovecot _dv_gid=dovecot
+		_dv_extra=""
+		_dv_chroot=""
+		# The mail processes run as 'dovecot' and must reach $T/mail.
+		chmod 711 "$T"
+		chown dovecot:dovecot "$MAIL_DIR"
+	else
+		_dv_user=$(id -un)
+		_dv_uid=$(id -u) _dv_gid=$(id -g)
+		_dv_extra="default_login_user = $_dv_user
+default_internal_user = $_dv_user
+default_internal_group = $(id -gn)
+service anvil {
+  chroot =
+}"
+		_dv_chroot="chroot ="
+	fi
+
+	cat >"$DOVECOT_DIR/dovecot-oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = $OAUTH_URL/introspect
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+timeout_msecs = 10000
+EOF
+	cat >"$DOVECOT_DIR/dovecot.conf" <<EOF
+# Private test instance written by tests/integration/env.sh
+protocols = imap pop3 submission
+listen = 127.0.0.1
+base_dir = $DOVECOT_DIR/run
+state_dir = $DOVECOT_DIR/state
+instance_name = so2test-$$
+log_path = $DOVECOT_LOG
+auth_verbose = yes
+auth_debug = no
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = xoauth2 oauthbearer
+hostname = dovecot.example.test
+postmaster_address = postmaster@example.test
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $DOVECOT_DIR/dovecot-oauth2.conf.ext
+}
+userdb {
+  driver = static
+  args = uid=$_dv_uid gid=$_dv_gid home=$MAIL_DIR/%u
+}
+mail_location = maildir:~/Maildir
+first_valid_uid = 100
+$_dv_extra
+submission_relay_host = 127.0.0.1
+submission_relay_port = $SINK_PORT
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  $_dv_chroot
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $POP3_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+  $_dv_chroot
+}
+service submission-login {
+  inet_listener submission {
+    address = 127.0.0.1
+    port = $SUBM_PORT
+  }
+  $_dv_chroot
+}
+EOF
+	if ! "$DOVECOT" -c "$DOVECOT_DIR/dovecot.conf" >"$DOVECOT_DIR/start.out" 2>&1; then
+		diag "dovecot failed to start:" "$(cat "$DOVECOT_DIR/start.out")"
+		dovecot_log
+		return 1
+	fi
+	at_exit dovecot_stop
+	for _p in $IMAP_PORT $POP3_PORT $SUBM_PORT; do
+		if ! wait_port "$_p" 15; then
+			diag "dovecot is not listening on 127.0.0.1:$_p"
+			dovecot_log
+			return 1
+		fi
+	done
+	return 0
+}
+
+# dovecot_stop: stop the instance through its master.pid (bounded wait).
+dovecot_stop() {
+	_pidf="$DOVECOT_DIR/run/master.pid"
+	[ -s "$_pidf" ] || return 0
+	_dpid=$(cat "$_pidf")
+	kill "$_dpid" 2>/dev/null || return 0
+	_i=0
+	while kill -0 "$_dpid" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	kill -0 "$_dpid" 2>/dev/null && kill -9 "$_dpid" 2>/dev/null
+	rm -f "$_pidf"
+	return 0
+}
+
+# dovecot_log [LINES]: show the end of Dovecot's log as TAP diagnostics.
+dovecot_log() {
+	[ -f "${DOVECOT_LOG:-}" ] || return 0
+	diag "---- dovecot log (last ${1:-40} lines)" "$(tail -n "${1:-40}" "$DOVECOT_LOG")"
+}
+
+# dovecot_log_mark: remember the log size; dovecot_log_since prints what was
+# logged after the mark.
+dovecot_log_mark() { DOVECOT_LOG_MARK=$(wc -c <"$DOVECOT_LOG" 2>/dev/null || echo 0); }
+dovecot_log_since() { tail -c +$(( ${DOVECOT_LOG_MARK:-0} + 1 )) "$DOVECOT_LOG" 2>/dev/null; }
+
+# dovecot_deliver USER FILE: put a message straight into USER's Maildir/new.
+dovecot_deliver() {
+	_md="$MAIL_DIR/$1/Maildir"
+	mkdir -p "$_md/new" "$_md/cur" "$_md/tmp"
+	_f="$_md/new/$(date +%s).$$_$(od -An -N4 -tu4 /dev/urandom | tr -d ' ').so2test"
+	cp "$2" "$_f"
+	[ "$(id -u)" -eq 0 ] && chown -R dovecot:dovecot "$MAIL_DIR/$1"
+	return 0
+}
+
+# ---------------------------------------------------------------- tokens
+# so2: run the built helper on the test store.
+so2() { "$HELPER" --store "$STORE" "$@"; }
+
+# store_init: create the private token store and the client secret file.
+store_init() {
+	mkdir -p "$STORE"
+	chmod 700 "$STORE"
+	if [ ! -f "$T/client-secret" ]; then
+		(umask 077; printf '%s' "$TEST_CLIENT_SECRET" >"$T/client-secret")
+	fi
+	if [ ! -x "$T/browser" ]; then
+		# The scripted browser follows the provider's redirect to the
+		# helper's loopback listener, which completes the consent.
+		cat >"$T/browser" <<'EOF'
+#!/bin/sh
+exec curl -sS --max-time 10 -o /dev/null -L "$1"
+EOF
+		chmod 755 "$T/browser"
+	fi
+}
+
+# token_add NAME USER [EXTRA HELPER ADD ARGS...]: create a token with the
+# generic template pointed at the test server and authorize it as USER.
+token_add() {
+	_tn=$1 _tu=$2; shift 2
+	store_init
+	if ! so2 add "$_tn" --template generic --user "$_tu" \
+		--client-id "$TEST_CLIENT_ID" --client-secret-file "$T/client-secret" \
+		--set "auth_url=$OAUTH_URL/authorize" \
+		--set "token_url=$OAUTH_URL/token" \
+		--set "revoke_url=$OAUTH_URL/revoke" \
+		--set "device_url=$OAUTH_URL/device_authorization" \
+		--set "auth_params.login_hint=$_tu" \
+		"$@" >"$T/token_add.out" 2>&1; then
+		diag "sasl-oauth2 add $_tn failed:" "$(cat "$T/token_add.out")"
+		return 1
+	fi
+	if ! BROWSER="$T/browser" timeout 30 "$HELPER" --store "$STORE" \
+		authorize "$_tn" --timeout 20 </dev/null >"$T/token_auth.out" 2>&1; then
+		diag "sasl-oauth2 authorize $_tn failed:" "$(cat "$T/token_auth.out")"
+		return 1
+	fi
+	return 0
+}
+
+# state_field NAME KEY: print one key of the token's state file.
+state_field() {
+	"$PYTHON3" -c '
+import json, sys
+with open(sys.argv[1]) as f:
+    v = json.load(f).get(sys.argv[2])
+print("" if v is None else v)
+' "$STORE/$1.state" "$2"
+}
