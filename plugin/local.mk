@@ -1,7 +1,13 @@
 # plugin/local.mk - the Cyrus SASL client plugin, a libtool module.
 plugin_LTLIBRARIES += plugin/libsasloauth2.la
-plugin_libsasloauth2_la_SOURCES =
-plugin_libsasloauth2_la_CFLAGS = $(AM_CFLAGS) $(SASL_CFLAGS)
+plugin_libsasloauth2_la_SOURCES = \
+	plugin/plugin_p.h \
+	plugin/plugin_init.c \
+	plugin/plugin_log.c \
+	plugin/mech_common.c \
+	plugin/mech_xoauth2.c \
+	plugin/mech_oauthbearer.c
+plugin_libsasloauth2_la_CFLAGS = $(AM_CFLAGS) $(SASL_CFLAGS) $(JSONC_CFLAGS)
 plugin_libsasloauth2_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined -shared \
 	-export-symbols-regex '^sasl_client_plug_init$$'
-plugin_libsasloauth2_la_LIBADD = libtokenstore.la
+plugin_libsasloauth2_la_LIBADD = libtokenstore.la $(JSONC_LIBS)

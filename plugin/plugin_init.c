@@ -1,0 +1,224 @@
+/*
+ * plugin_init.c - the module entry point: sasl_client_plug_init describes
+ * the two client mechanisms (XOAUTH2, OAUTHBEARER) and opens the token
+ * store context they share.
+ *
+ * The store, the configuration and the CA certificates are opened here,
+ * when libsasl2 loads the plugin, so that a client that chroots afterwards
+ * (Postfix's smtp) keeps working with nothing copied into the jail. A
+ * failure to open is not fatal to loading: it is logged once, kept, retried
+ * when a connection starts, and reported to every login attempt meanwhile.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_p.h"
+
+const char *const mech_names[2] = { "XOAUTH2", "OAUTHBEARER" };
+
+/* Only the authentication name is required: the password (which may name
+ * a token) is optional, so applications with just an AUTHNAME callback are
+ * offered these mechanisms. */
+static const unsigned long plug_required_prompts[] = {
+	SASL_CB_AUTHNAME,
+	SASL_CB_LIST_END,
+};
+
+/* Read one plugin option, under either mechanism's name; a fresh copy or
+ * NULL. */
+static char *plug_option(const sasl_utils_t *utils, const char *option)
+{
+	size_t i;
+
+	if (utils == NULL || utils->getopt == NULL)
+		return NULL;
+	for (i = 0; i < 2; i++) {
+		const char *v = NULL;
+		unsigned len = 0;
+
+		if (utils->getopt(utils->getopt_context, mech_names[i], option,
+				  &v, &len) != SASL_OK || v == NULL)
+			continue;
+		if (len == 0)
+			len = (unsigned)strlen(v);
+		if (len == 0)
+			continue;
+		return strndup(v, len);
+	}
+	return NULL;
+}
+
+static void plug_glob_free(plug_glob *glob)
+{
+	if (glob == NULL)
+		return;
+	ts_ctx_close(glob->ctx);
+	free(glob->opt_store);
+	free(glob->opt_config);
+	free(glob);
+}
+
+int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
+{
+	ts_open_opts opts;
+	ts_error err = { 0 };
+	char *store, *config;
+	int rc;
+
+	if (glob->ctx != NULL)
+		return TS_OK;
+	/* Options given to this connection take precedence over the ones the
+	 * module saw at load time (some programs pass them only per connection). */
+	store = plug_option(utils, "oauth2_store");
+	config = plug_option(utils, "oauth2_config");
+	if (store != NULL) {
+		free(glob->opt_store);
+		glob->opt_store = store;
+	}
+	if (config != NULL) {
+		free(glob->opt_config);
+		glob->opt_config = config;
+	}
+
+	memset(&opts, 0, sizeof(opts));
+	opts.plugin_store = glob->opt_store;
+	opts.plugin_config = glob->opt_config;
+	opts.load_ca = true;
+	opts.log = plug_ts_log;
+	opts.log_arg = glob;
+	rc = ts_ctx_open(&glob->ctx, &opts, &err);
+	if (rc != TS_OK) {
+		glob->ctx = NULL;
+		glob->open_code = rc;
+		if (err.msg[0] == '\0')
+			snprintf(err.msg, sizeof(err.msg), "%s", ts_code_str(rc));
+		snprintf(glob->open_msg, sizeof(glob->open_msg), "%s", err.msg);
+		return rc;
+	}
+	glob->open_code = TS_OK;
+	glob->open_msg[0] = '\0';
+	return TS_OK;
+}
+
+static int plug_new(void *glob_context, sasl_client_params_t *params, void **conn_context,
+		    mech_kind kind)
+{
+	plug_glob *glob = glob_context;
+
+	if (glob->ctx == NULL && plug_ctx_ensure(glob, params->utils) != TS_OK) {
+		params->utils->seterror(params->utils->conn, 0,
+					"%s: sasl-oauth2 token store unavailable: %s",
+					mech_names[kind], glob->open_msg);
+		return plug_ts_to_sasl(glob->open_code) == SASL_NOMEM ? SASL_NOMEM : SASL_FAIL;
+	}
+	return mech_conn_new(glob, kind, params, conn_context);
+}
+
+static int plug_xoauth2_new(void *glob_context, sasl_client_params_t *params,
+			    void **conn_context)
+{
+	return plug_new(glob_context, params, conn_context, MECH_XOAUTH2);
+}
+
+static int plug_oauthbearer_new(void *glob_context, sasl_client_params_t *params,
+				void **conn_context)
+{
+	return plug_new(glob_context, params, conn_context, MECH_OAUTHBEARER);
+}
+
+static void plug_free(void *glob_context, const sasl_utils_t *utils)
+{
+	plug_glob *glob = glob_context;
+
+	(void)utils;
+	if (glob == NULL)
+		return;
+	if (--glob->refs > 0)
+		return;
+	plug_glob_free(glob);
+}
+
+/* Honest flags, as for PLAIN: the token travels in the clear and can be
+ * replayed, so the mechanisms are plaintext-equivalent (no NOPLAINTEXT). */
+#define PLUG_SECURITY_FLAGS (SASL_SEC_NOANONYMOUS | SASL_SEC_PASS_CREDENTIALS)
+#define PLUG_FEATURES (SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY)
+
+static sasl_client_plug_t plug_list[2] = {
+	{
+		"XOAUTH2",              /* mech_name */
+		0,                      /* max_ssf */
+		PLUG_SECURITY_FLAGS,    /* security_flags */
+		PLUG_FEATURES,          /* features */
+		plug_required_prompts,  /* required_prompts */
+		NULL,                   /* glob_context: set at init */
+		plug_xoauth2_new,       /* mech_new */
+		mech_conn_step,         /* mech_step */
+		mech_conn_dispose,      /* mech_dispose */
+		plug_free,              /* mech_free */
+		NULL,                   /* idle */
+		NULL,                   /* spare */
+		NULL,                   /* spare */
+	},
+	{
+		"OAUTHBEARER",
+		0,
+		PLUG_SECURITY_FLAGS,
+		PLUG_FEATURES,
+		plug_required_prompts,
+		NULL,
+		plug_oauthbearer_new,
+		mech_conn_step,
+		mech_conn_dispose,
+		plug_free,
+		NULL,
+		NULL,
+		NULL,
+	},
+};
+
+/* The module's one exported symbol (see -export-symbols-regex). */
+int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_version,
+			  sasl_client_plug_t **pluglist, int *plugcount);
+
+int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_version,
+			  sasl_client_plug_t **pluglist, int *plugcount)
+{
+	plug_glob *glob;
+
+	if (utils == NULL || out_version == NULL || pluglist == NULL || plugcount == NULL)
+		return SASL_BADPARAM;
+	if (max_version < SASL_CLIENT_PLUG_VERSION) {
+		if (utils->seterror)
+			utils->seterror(utils->conn, 0,
+					"sasl-oauth2 plugin needs client plugin API version %d, libsasl2 offers %d",
+					SASL_CLIENT_PLUG_VERSION, max_version);
+		return SASL_BADVERS;
+	}
+
+	glob = calloc(1, sizeof(*glob));
+	if (glob == NULL)
+		return SASL_NOMEM;
+	glob->utils = utils;
+	glob->refs = 2;
+	if (plug_ctx_ensure(glob, utils) != TS_OK) {
+		if (glob->open_code == TS_ENOMEM) {
+			plug_glob_free(glob);
+			return SASL_NOMEM;
+		}
+		/* Loading goes on: the store may appear later (first
+		 * authorization after the mail system started). */
+		plug_log(utils, SASL_LOG_WARN,
+			 "sasl-oauth2: token store not available when the plugin was loaded "
+			 "(will retry at each login): %s", glob->open_msg);
+	}
+
+	plug_list[0].glob_context = glob;
+	plug_list[1].glob_context = glob;
+	*out_version = SASL_CLIENT_PLUG_VERSION;
+	*pluglist = plug_list;
+	*plugcount = 2;
+	return SASL_OK;
+}
