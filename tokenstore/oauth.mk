@@ -1,3 +1,8 @@
 # tokenstore/oauth.mk - OAuth2 HTTP client, PKCE, grants, refresh logic.
 ts_oauth_sources = \
-	tokenstore/oauth.h
+	tokenstore/oauth.h \
+	tokenstore/oauth_http_p.h \
+	tokenstore/oauth_http.c \
+	tokenstore/pkce.c \
+	tokenstore/grants.c \
+	tokenstore/refresh.c

@@ -1,0 +1,391 @@
+/*
+ * refresh.c - when and how a token is refreshed, shared by the plugin and
+ * the helper.
+ *
+ * The hot path (a cached access token valid beyond the margin) takes no
+ * lock and touches no network. A due token is refreshed under the
+ * per-token lock; whoever waited on the lock re-reads the state first, so
+ * a herd of processes on one expired token makes exactly one request.
+ * Failures are recorded in the state (last_error, last_attempt) without
+ * touching the tokens, except invalid_grant, which marks the refresh token
+ * dead so nobody hammers the provider with it again.
+ */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "oauth_http_p.h"
+
+/* Assumed lifetime of an access token whose answer had no expires_in
+ * (RFC 6749 5.1 makes it optional). One hour is what the large providers
+ * use; a token that dies earlier is rejected by the server, marked and
+ * refreshed on the next attempt. */
+#define OA2_DEFAULT_EXPIRES_IN 3600
+
+static int replace_str(char **dst, const char *src, bool secret)
+{
+	char *n = NULL;
+
+	if (src != NULL && (n = strdup(src)) == NULL)
+		return TS_ENOMEM;
+	if (secret)
+		ts_free_secret(*dst);
+	else
+		free(*dst);
+	*dst = n;
+	return TS_OK;
+}
+
+int oa2_state_apply(ts_state *s, const oa2_token_response *r, ts_error *err)
+{
+	int64_t now = ts_now();
+
+	if (replace_str(&s->access_token, r->access_token, true) != TS_OK ||
+	    replace_str(&s->token_type, r->token_type ? r->token_type : "Bearer", false) != TS_OK ||
+	    (r->refresh_token != NULL &&
+	     replace_str(&s->refresh_token, r->refresh_token, true) != TS_OK) ||
+	    (r->scope != NULL && replace_str(&s->scope, r->scope, false) != TS_OK) ||
+	    replace_str(&s->last_error, NULL, false) != TS_OK)
+		return ts_error_set(err, TS_ENOMEM, "out of memory storing a token response");
+	s->expires_at = now + (r->expires_in > 0 ? r->expires_in : OA2_DEFAULT_EXPIRES_IN);
+	if (r->refresh_token != NULL)
+		s->refresh_expires_at = r->refresh_token_expires_in > 0 ?
+			now + r->refresh_token_expires_in : 0;
+	s->last_refresh = now;
+	s->last_attempt = now;
+	s->refresh_token_dead = false;
+	s->access_rejected = false;
+	/* Fine again: a later failure is a new transition worth reporting. */
+	s->notified = 0;
+	return TS_OK;
+}
+
+static int lock_timeout_ms(ts_ctx *ctx)
+{
+	const ts_global_config *cfg = ts_ctx_config(ctx);
+	long t = (cfg && cfg->http_timeout > 0) ? cfg->http_timeout : 20;
+
+	/* Long enough for the holder's own request to time out. */
+	return (int)(t * 1000 + 5000);
+}
+
+static bool usable(const ts_state *s, long margin, int64_t now)
+{
+	return s != NULL && s->access_token != NULL && s->access_token[0] != '\0' &&
+	       !s->access_rejected && s->expires_at - margin > now;
+}
+
+static int hand_out(char **out, int64_t *out_expires_at, const ts_state *s, ts_error *err)
+{
+	*out = strdup(s->access_token);
+	if (*out == NULL)
+		return ts_error_set(err, TS_ENOMEM, "out of memory");
+	if (out_expires_at != NULL)
+		*out_expires_at = s->expires_at;
+	return TS_OK;
+}
+
+/* Checks that need no network: a refresh is possible at all. */
+static int refresh_possible(const ts_token_effective *eff, const ts_state *s, ts_error *err)
+{
+	const char *n = eff->name;
+
+	if (eff->flow == TS_FLOW_CLIENT_CREDENTIALS)
+		return TS_OK;
+	if (s == NULL)
+		return ts_error_set(err, TS_ESTATE, "token '%s' has never been authorized; run: "
+				    "sasl-oauth2 authorize %s", n, n);
+	if (s->refresh_token_dead)
+		return ts_error_set(err, TS_EGRANT, "token '%s': the refresh token was revoked or "
+				    "expired (%s); run: sasl-oauth2 authorize %s", n,
+				    s->last_error && strstr(s->last_error, "invalid_grant") ?
+				    "invalid_grant" : "marked dead", n);
+	if (s->refresh_token == NULL || s->refresh_token[0] == '\0')
+		return ts_error_set(err, TS_ESTATE, "token '%s' has no refresh token (the provider "
+				    "did not issue one); run: sasl-oauth2 authorize %s", n, n);
+	return TS_OK;
+}
+
+/* Record a failed attempt in `s` (created when NULL) and save it. The
+ * tokens stay as they were; invalid_grant on a refresh marks the refresh
+ * token dead. */
+static void record_failure(ts_ctx *ctx, const char *name, ts_state **sp, int rc,
+			   bool was_refresh, const ts_error *err)
+{
+	ts_store *st = ts_ctx_store(ctx);
+	ts_error e2 = { 0 };
+
+	if (*sp == NULL && ts_state_new(sp, &e2) != TS_OK)
+		return;
+	(*sp)->last_attempt = ts_now();
+	if (replace_str(&(*sp)->last_error, err ? err->msg : "refresh failed", false) != TS_OK)
+		return;
+	if (rc == TS_EGRANT && was_refresh)
+		(*sp)->refresh_token_dead = true;
+	if (ts_store_save_state(st, name, *sp, &e2) != TS_OK)
+		ts_ctx_log(ctx, TS_LOG_ERR, "token '%s': could not record the failed refresh: %s",
+			   name, e2.msg);
+}
+
+/* The network part, with the lock held and `s` freshly read. */
+static int do_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		      const ts_state *s, bool *was_refresh, ts_error *err)
+{
+	oa2_oauth_error oe;
+	int rc;
+
+	*was_refresh = false;
+	if (s != NULL && s->refresh_token != NULL && s->refresh_token[0] != '\0' &&
+	    !s->refresh_token_dead) {
+		*was_refresh = true;
+		rc = oa2_refresh_ex(out, &oe, ctx, eff, s->refresh_token, err);
+		if (rc == TS_EGRANT)
+			ts_error_set(err, TS_EGRANT, "token '%s': refresh token was revoked or expired "
+				     "(invalid_grant%s%s; token endpoint %s, HTTP %ld); run: "
+				     "sasl-oauth2 authorize %s", eff->name,
+				     oe.description[0] ? ": " : "", oe.description, oe.host,
+				     oe.http_status, eff->name);
+		return rc;
+	}
+	if (eff->flow == TS_FLOW_CLIENT_CREDENTIALS)
+		return oa2_client_credentials(out, ctx, eff, err);
+	return refresh_possible(eff, s, err);
+}
+
+int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
+			const char *name, unsigned flags, ts_error *err)
+{
+	ts_token_effective *eff = NULL;
+	ts_state *s = NULL, *s2 = NULL;
+	ts_lock *lk = NULL;
+	oa2_token_response *resp = NULL;
+	ts_store *st = ts_ctx_store(ctx);
+	ts_error lerr = { 0 };
+	char host[256];
+	bool was_refresh = false;
+	int64_t now;
+	int rc;
+
+	*out = NULL;
+	if (out_expires_at != NULL)
+		*out_expires_at = 0;
+	if ((rc = ts_ctx_token_effective(&eff, ctx, name, err)) != TS_OK)
+		goto cleanup;
+	if (eff->validity != TS_VALIDITY_VALID && eff->validity != TS_VALIDITY_UNSET) {
+		rc = ts_error_set(err, TS_EINVALID, "token '%s' is marked %s (validity); run: "
+				  "sasl-oauth2 edit %s --set validity=valid to use it again", name,
+				  ts_validity_str(eff->validity), name);
+		ts_ctx_log(ctx, TS_LOG_WARN, "%s", err ? err->msg : "token not valid");
+		goto cleanup;
+	}
+	rc = ts_store_load_state(st, name, &s, &lerr);
+	if (rc != TS_OK && rc != TS_ENOTFOUND) {
+		if (err != NULL)
+			*err = lerr;
+		goto cleanup;
+	}
+	now = ts_now();
+	if (!(flags & TS_ACCESS_FORCE) && usable(s, eff->refresh_margin, now)) {
+		rc = hand_out(out, out_expires_at, s, err);
+		goto cleanup;
+	}
+	if (flags & TS_ACCESS_NO_NETWORK) {
+		rc = ts_error_set(err, TS_EEXPIRED, "token '%s': the access token is expired or due "
+				  "and refreshing is not allowed here; run: sasl-oauth2 refresh %s",
+				  name, name);
+		goto cleanup;
+	}
+	if ((rc = refresh_possible(eff, s, err)) != TS_OK)
+		goto cleanup;
+
+	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
+		goto cleanup;
+	rc = ts_store_load_state(st, name, &s2, &lerr);
+	if (rc != TS_OK && rc != TS_ENOTFOUND) {
+		if (err != NULL)
+			*err = lerr;
+		goto cleanup;
+	}
+	now = ts_now();
+	/* Someone else refreshed while we waited for the lock. */
+	if (usable(s2, eff->refresh_margin, now) &&
+	    (!(flags & TS_ACCESS_FORCE) ||
+	     (s != NULL && s2->last_refresh > s->last_refresh))) {
+		rc = hand_out(out, out_expires_at, s2, err);
+		goto cleanup;
+	}
+	if ((rc = refresh_possible(eff, s2, err)) != TS_OK)
+		goto cleanup;
+
+	oa2_url_host(host, sizeof(host), eff->token_url);
+	rc = do_refresh(&resp, ctx, eff, s2, &was_refresh, err);
+	if (rc != TS_OK) {
+		ts_ctx_log(ctx, rc == TS_ENET ? TS_LOG_WARN : TS_LOG_ERR, "%s",
+			   err ? err->msg : "refresh failed");
+		if (rc != TS_ENOMEM)
+			record_failure(ctx, name, &s2, rc, was_refresh, err);
+		goto cleanup;
+	}
+	if (s2 == NULL && (rc = ts_state_new(&s2, err)) != TS_OK)
+		goto cleanup;
+	if ((rc = oa2_state_apply(s2, resp, err)) != TS_OK)
+		goto cleanup;
+	if ((rc = ts_store_save_state(st, name, s2, err)) != TS_OK) {
+		ts_ctx_log(ctx, TS_LOG_ERR, "token '%s': refreshed but the new state could not be "
+			   "saved: %s", name, err ? err->msg : "");
+		goto cleanup;
+	}
+	ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': %s at %s; access token valid for %lld s%s",
+		   name, was_refresh ? "refreshed" : "new token (client_credentials)", host,
+		   (long long)(s2->expires_at - now),
+		   resp->refresh_token ? ", refresh token rotated" : "");
+	rc = hand_out(out, out_expires_at, s2, err);
+cleanup:
+	if (lk != NULL)
+		ts_store_unlock(st, lk);
+	oa2_token_response_free(resp);
+	ts_state_free(s);
+	ts_state_free(s2);
+	ts_token_effective_free(eff);
+	return rc;
+}
+
+int ts_token_refresh(ts_ctx *ctx, const char *name, ts_error *err)
+{
+	char *tok = NULL;
+	int rc = ts_token_get_access(&tok, NULL, ctx, name, TS_ACCESS_FORCE, err);
+
+	ts_free_secret(tok);
+	return rc;
+}
+
+int ts_token_store_grant(ts_ctx *ctx, const char *name, const oa2_token_response *r, ts_error *err)
+{
+	ts_store *st = ts_ctx_store(ctx);
+	ts_lock *lk = NULL;
+	ts_state *s = NULL;
+	int rc;
+
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
+		return rc;
+	rc = ts_store_load_state(st, name, &s, err);
+	if (rc == TS_ENOTFOUND)
+		rc = ts_state_new(&s, err);
+	if (rc != TS_OK)
+		goto cleanup;
+	if ((rc = oa2_state_apply(s, r, err)) != TS_OK)
+		goto cleanup;
+	/* A new consent with no refresh token in the answer keeps the old
+	 * refresh token (oa2_state_apply), which is still the grant's. */
+	rc = ts_store_save_state(st, name, s, err);
+	if (rc == TS_OK)
+		ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': stored a new grant%s", name,
+			   r->refresh_token ? " with a refresh token" : "");
+cleanup:
+	ts_store_unlock(st, lk);
+	ts_state_free(s);
+	return rc;
+}
+
+int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_token, ts_error *err)
+{
+	ts_store *st = ts_ctx_store(ctx);
+	ts_lock *lk = NULL;
+	ts_state *s = NULL;
+	size_t n;
+	int rc;
+
+	if (access_token == NULL)
+		return TS_OK;
+	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
+		return rc;
+	rc = ts_store_load_state(st, name, &s, err);
+	if (rc != TS_OK)
+		goto cleanup;
+	n = strlen(access_token);
+	if (s->access_token != NULL && strlen(s->access_token) == n &&
+	    CRYPTO_memcmp(s->access_token, access_token, n) == 0 && !s->access_rejected) {
+		s->access_rejected = true;
+		rc = ts_store_save_state(st, name, s, err);
+		if (rc == TS_OK)
+			ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': the server rejected the access "
+				   "token; the next login refreshes it", name);
+	}
+cleanup:
+	ts_store_unlock(st, lk);
+	ts_state_free(s);
+	return rc;
+}
+
+int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
+		    ts_error *err)
+{
+	ts_store *st = ts_ctx_store(ctx);
+	ts_strlist names = { 0 }, found = { 0 };
+	ts_token_config *c = NULL;
+	ts_error lerr = { 0 };
+	char *list = NULL;
+	int rc;
+
+	*out = NULL;
+	/* The password is only ever compared to names: it may be a real
+	 * password and must not reach a message. */
+	if (password != NULL && *password != '\0' && ts_name_check(password, NULL) == TS_OK &&
+	    ts_store_load_config(st, password, &c, NULL) == TS_OK) {
+		ts_token_config_free(c);
+		*out = strdup(password);
+		return *out ? TS_OK : ts_error_set(err, TS_ENOMEM, "out of memory");
+	}
+	if (authname == NULL || *authname == '\0')
+		return ts_error_set(err, TS_ENOTFOUND, "no token name given: pass the token name "
+				    "as the SASL password or the token's user as the "
+				    "authentication name");
+	if ((rc = ts_store_list(st, &names, err)) != TS_OK)
+		goto cleanup;
+	for (size_t i = 0; i < names.n; i++) {
+		bool match = strcmp(names.v[i], authname) == 0;
+
+		if (!match) {
+			if (ts_store_load_config(st, names.v[i], &c, &lerr) != TS_OK) {
+				ts_ctx_log(ctx, TS_LOG_WARN, "skipping token '%s': %s", names.v[i],
+					   lerr.msg);
+				continue;
+			}
+			match = c->user != NULL && strcasecmp(c->user, authname) == 0;
+			ts_token_config_free(c);
+			c = NULL;
+		}
+		if (match && ts_strlist_add(&found, names.v[i]) != TS_OK) {
+			rc = ts_error_set(err, TS_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+	}
+	if (found.n == 0) {
+		rc = ts_error_set(err, TS_ENOTFOUND, "no token named '%s' and none with user '%s' in "
+				  "the store %s; create one with: sasl-oauth2 add NAME --template "
+				  "TEMPLATE --user %s", authname, authname, ts_ctx_store_path(ctx),
+				  authname);
+		goto cleanup;
+	}
+	if (found.n > 1) {
+		list = ts_strlist_join(&found, ", ");
+		rc = ts_error_set(err, TS_EINVAL, "%zu tokens match '%s' (%s); pass the token name "
+				  "as the SASL password to choose one", found.n, authname,
+				  list ? list : "?");
+		goto cleanup;
+	}
+	*out = strdup(found.v[0]);
+	rc = *out ? TS_OK : ts_error_set(err, TS_ENOMEM, "out of memory");
+cleanup:
+	free(list);
+	ts_token_config_free(c);
+	ts_strlist_clear(&names);
+	ts_strlist_clear(&found);
+	return rc;
+}
