@@ -1,0 +1,123 @@
+# doc/test_man.sh - the manual pages render cleanly and match the helper.
+#
+# Checks that every page formats without a single groff or man warning, that
+# sasl-oauth2(1) documents every command of the helper with its exit status,
+# and, when the helper is built, that `sasl-oauth2 --help` lists every command
+# and that every long option it mentions is documented in sasl-oauth2(1).
+. "$top_srcdir/tests/lib.sh"
+
+DOC="$top_srcdir/doc"
+PAGES="sasl-oauth2.1 sasl-oauth2.conf.5 sasl-oauth2-token.5 sasl-oauth2-plugin.8"
+# The helper's commands, as the specification lists them.
+COMMANDS="templates add edit list show remove authorize refresh token status export import doctor"
+
+command -v groff >/dev/null 2>&1 || skip_all "groff is not installed"
+
+for p in $PAGES; do
+	f="$DOC/$p"
+	if [ ! -f "$f" ]; then
+		not_ok "$p exists"
+		continue
+	fi
+	# groff: every warning category on, output discarded; any stderr is a failure.
+	groff -man -ww -z "$f" >"$T/groff.err" 2>&1
+	if [ $? -eq 0 ] && [ ! -s "$T/groff.err" ]; then
+		ok "$p: groff -man -ww renders without warnings"
+	else
+		not_ok "$p: groff -man -ww renders without warnings"
+		diag "$(cat "$T/groff.err")"
+	fi
+	if command -v man >/dev/null 2>&1; then
+		LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" >"$T/man.out" 2>"$T/man.err"
+		rc=$?
+		if [ $rc -eq 0 ] && [ ! -s "$T/man.err" ] && [ -s "$T/man.out" ]; then
+			ok "$p: man --warnings renders without warnings"
+		else
+			not_ok "$p: man --warnings renders without warnings"
+			diag "exit status $rc" "$(cat "$T/man.err")"
+		fi
+		# A rendered line wider than the terminal means an unbreakable
+		# example that will wrap badly for readers.
+		wide=$(awk 'length($0) > 80' "$T/man.out")
+		if [ -z "$wide" ]; then
+			ok "$p: no rendered line is wider than 80 columns"
+		else
+			not_ok "$p: no rendered line is wider than 80 columns"
+			diag "$wide"
+		fi
+	else
+		ok "$p: man --warnings # SKIP man is not installed"
+	fi
+	if grep -q '^\.SH NAME' "$f" && grep -q '^\.SH SEE ALSO' "$f"; then
+		ok "$p: has NAME and SEE ALSO sections"
+	else
+		not_ok "$p: has NAME and SEE ALSO sections"
+	fi
+	# Every sasl-oauth2 page it refers to exists.
+	missing=""
+	for ref in $(sed -n 's/^\.BR \(sasl\\-oauth2[a-z\\.-]*\) (\([158]\)).*/\1.\2/p' "$f" | sed 's/\\-/-/g' | sort -u); do
+		[ -f "$DOC/$ref" ] || missing="$missing $ref"
+	done
+	if [ -z "$missing" ]; then
+		ok "$p: every sasl-oauth2 page it refers to exists"
+	else
+		not_ok "$p: every sasl-oauth2 page it refers to exists"
+		diag "missing:$missing"
+	fi
+done
+
+man1="$DOC/sasl-oauth2.1"
+for c in $COMMANDS; do
+	if grep -q "^\\.SS $c\\b" "$man1"; then
+		ok "sasl-oauth2(1) documents the command '$c'"
+	else
+		not_ok "sasl-oauth2(1) documents the command '$c'"
+	fi
+done
+n=$(grep -c '^Exit status:' "$man1")
+n_cmd=$(echo $COMMANDS | wc -w)
+if [ "$n" -ge "$n_cmd" ]; then
+	ok "sasl-oauth2(1) gives an exit status for each of the $n_cmd commands"
+else
+	not_ok "sasl-oauth2(1) gives an exit status for each of the $n_cmd commands"
+	diag "found $n 'Exit status:' paragraphs"
+fi
+for v in SASL_OAUTH2_STORE SASL_OAUTH2_CONFIG SASL_OAUTH2_TEMPLATES BROWSER DISPLAY XDG_DATA_HOME; do
+	if grep -q "^\\.B.* $v\\b" "$man1"; then
+		ok "sasl-oauth2(1) describes the environment variable $v"
+	else
+		not_ok "sasl-oauth2(1) describes the environment variable $v"
+	fi
+done
+
+if [ -x "$HELPER" ]; then
+	"$HELPER" --help >"$T/help.out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && [ -s "$T/help.out" ]; then
+		ok "sasl-oauth2 --help exits 0 and prints a summary"
+	else
+		not_ok "sasl-oauth2 --help exits 0 and prints a summary"
+		diag "exit status $rc" "$(cat "$T/help.out")"
+	fi
+	for c in $COMMANDS; do
+		if grep -qw -- "$c" "$T/help.out"; then
+			ok "sasl-oauth2 --help lists the command '$c'"
+		else
+			not_ok "sasl-oauth2 --help lists the command '$c'"
+		fi
+	done
+	# Every long option the helper admits to is documented.
+	plain="$T/man1.txt"
+	sed 's/\\-/-/g' "$man1" >"$plain"
+	for o in $(grep -o -- '--[a-z][a-z-]*' "$T/help.out" | sort -u); do
+		if grep -q -- "$o\\b" "$plain"; then
+			ok "sasl-oauth2(1) documents the option $o shown by --help"
+		else
+			not_ok "sasl-oauth2(1) documents the option $o shown by --help"
+		fi
+	done
+else
+	ok "sasl-oauth2 --help # SKIP the helper is not built ($HELPER)"
+fi
+
+done_testing
