@@ -1,1 +1,3 @@
-# tests/server build fragment
+# tests/server/local.mk - the test OAuth2 server and its conformance test.
+EXTRA_DIST += tests/server/oauth2_server.py tests/server/server.sh
+TESTS += tests/server/test_server.sh

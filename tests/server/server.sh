@@ -1,0 +1,73 @@
+# tests/server/server.sh - shell functions to run the test OAuth2 server.
+#
+# Source after tests/lib.sh (it needs $T, at_exit, diag, wait_for_file):
+#   . "$top_srcdir/tests/lib.sh"
+#   . "$top_srcdir/tests/server/server.sh"
+#   oauth_server_start [--access-ttl N] [--device-interval N] ...
+# sets OAUTH_PORT, OAUTH_URL and OAUTH_LOG (the JSON-lines request log).
+# Every curl call is bounded by --max-time.
+
+: "${OAUTH_CURL_MAX_TIME:=10}"
+_oauth_n=0
+
+# oauth_server_start [extra args]: start a server in the background, stop it
+# at exit, wait (bounded) until it listens.
+oauth_server_start() {
+	_oauth_n=$((_oauth_n + 1))
+	_oauth_dir="$T/oauth-server.$_oauth_n"
+	mkdir -p "$_oauth_dir" || return 1
+	OAUTH_LOG="$_oauth_dir/requests.log"
+	: >"$OAUTH_LOG"
+	"${PYTHON3:-python3}" "$top_srcdir/tests/server/oauth2_server.py" \
+		--port 0 --port-file "$_oauth_dir/port" --log "$OAUTH_LOG" \
+		--max-seconds 1800 "$@" \
+		>"$_oauth_dir/server.out" 2>&1 &
+	OAUTH_PID=$!
+	at_exit "kill $OAUTH_PID 2>/dev/null"
+	if ! wait_for_file "$_oauth_dir/port" 15; then
+		diag "test OAuth2 server did not start:" "$(cat "$_oauth_dir/server.out")"
+		return 1
+	fi
+	OAUTH_PORT=$(cat "$_oauth_dir/port")
+	OAUTH_URL="http://127.0.0.1:$OAUTH_PORT"
+	export OAUTH_PORT OAUTH_URL OAUTH_LOG
+}
+
+# oauth_control 'JSON': POST to /control; quiet on success, non-zero on error.
+oauth_control() {
+	_oauth_out=$(curl -sS --max-time "$OAUTH_CURL_MAX_TIME" -X POST \
+		-H 'Content-Type: application/json' --data-binary "$1" \
+		-w '\n%{http_code}' "$OAUTH_URL/control") || return 1
+	case "$_oauth_out" in
+	*"
+200") return 0 ;;
+	*) echo "oauth_control failed: $_oauth_out" >&2; return 1 ;;
+	esac
+}
+
+# oauth_stats: print the /stats JSON.
+oauth_stats() {
+	curl -sS --fail --max-time "$OAUTH_CURL_MAX_TIME" "$OAUTH_URL/stats"
+}
+
+# oauth_count GRANT_TYPE: how many /token requests with that grant_type
+# were received (whatever they were answered).
+oauth_count() {
+	oauth_stats | "${PYTHON3:-python3}" -c '
+import json, sys
+print(json.load(sys.stdin)["grant_types"].get(sys.argv[1], 0))' "$1"
+}
+
+# oauth_approve_device USER_CODE [USER]
+oauth_approve_device() {
+	curl -sS --fail --max-time "$OAUTH_CURL_MAX_TIME" -o /dev/null \
+		--data-urlencode "user_code=$1" \
+		--data-urlencode "user=${2:-alice@example.test}" \
+		"$OAUTH_URL/device/approve"
+}
+
+# oauth_deny_device USER_CODE
+oauth_deny_device() {
+	curl -sS --fail --max-time "$OAUTH_CURL_MAX_TIME" -o /dev/null \
+		--data-urlencode "user_code=$1" "$OAUTH_URL/device/deny"
+}
