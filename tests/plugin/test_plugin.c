@@ -1,0 +1,962 @@
+/*
+ * test_plugin.c - in-process tests of the SASL plugin: libsasl2 loads
+ * libsasloauth2.so from the build tree (SASL_CB_GETPATH) with plugin options
+ * (SASL_CB_GETOPT) pointing at a store this program writes, and every
+ * exchange is checked byte for byte through sasl_client_new/start/step.
+ *
+ * Usage:
+ *   test_plugin                 the TAP suite
+ *   test_plugin loop N          N complete logins (for valgrind), TAP
+ *   test_plugin login STORE CONFIG AUTHNAME [PASSWORD]
+ *                               one XOAUTH2 login with an existing store;
+ *                               prints the initial response (escaped) and
+ *                               exits 0 on success (refresh test)
+ *
+ * The tokens have far-future expiries, so no network is needed except
+ * where a test wants a refresh to be attempted (and fail fast against a
+ * closed loopback port).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sasl/sasl.h>
+
+#include "tap.h"
+
+static char g_plugdir[4096];
+static const char *g_store;
+static const char *g_config;
+static char g_log[16384];
+
+/* ------------------------------------------------------------------ */
+/* Callbacks                                                            */
+
+static int cb_getpath(void *context, const char **path)
+{
+	(void)context;
+	*path = g_plugdir;
+	return SASL_OK;
+}
+
+static int cb_getopt(void *context, const char *plugin_name, const char *option,
+		     const char **result, unsigned *len)
+{
+	const char *v = NULL;
+
+	(void)context;
+	(void)plugin_name;
+	if (strcmp(option, "oauth2_store") == 0)
+		v = g_store;
+	else if (strcmp(option, "oauth2_config") == 0)
+		v = g_config;
+	if (v == NULL)
+		return SASL_FAIL;
+	*result = v;
+	if (len)
+		*len = (unsigned)strlen(v);
+	return SASL_OK;
+}
+
+static int cb_log(void *context, int level, const char *message)
+{
+	size_t n = strlen(g_log);
+
+	(void)context;
+	(void)level;
+	if (getenv("TEST_PLUGIN_VERBOSE"))
+		printf("# log %d: %s\n", level, message);
+	snprintf(g_log + n, sizeof(g_log) - n, "%s\n", message);
+	return SASL_OK;
+}
+
+typedef struct creds {
+	const char *authname;
+	const char *user;       /* authzid, NULL: no callback */
+	const char *password;   /* NULL: no callback */
+	sasl_secret_t *secret;
+} creds;
+
+static int cb_simple(void *context, int id, const char **result, unsigned *len)
+{
+	creds *c = context;
+	const char *v = id == SASL_CB_AUTHNAME ? c->authname : c->user;
+
+	if (v == NULL)
+		return SASL_FAIL;
+	*result = v;
+	if (len)
+		*len = (unsigned)strlen(v);
+	return SASL_OK;
+}
+
+static int cb_pass(sasl_conn_t *conn, void *context, int id, sasl_secret_t **psecret)
+{
+	creds *c = context;
+	size_t n;
+
+	(void)conn;
+	(void)id;
+	if (c->password == NULL)
+		return SASL_FAIL;
+	n = strlen(c->password);
+	free(c->secret);
+	c->secret = calloc(1, sizeof(sasl_secret_t) + n + 1);
+	if (c->secret == NULL)
+		return SASL_NOMEM;
+	c->secret->len = n;
+	memcpy(c->secret->data, c->password, n);
+	*psecret = c->secret;
+	return SASL_OK;
+}
+
+typedef int (*cbfn)(void);
+
+static const sasl_callback_t global_cbs[] = {
+	{ SASL_CB_GETPATH, (cbfn)(void (*)(void))cb_getpath, NULL },
+	{ SASL_CB_GETOPT, (cbfn)(void (*)(void))cb_getopt, NULL },
+	{ SASL_CB_LOG, (cbfn)(void (*)(void))cb_log, NULL },
+	{ SASL_CB_LIST_END, NULL, NULL },
+};
+
+/* Per-connection callbacks for `c`. */
+static void make_cbs(sasl_callback_t *cbs, creds *c)
+{
+	size_t i = 0;
+
+	cbs[i++] = (sasl_callback_t){ SASL_CB_AUTHNAME, (cbfn)(void (*)(void))cb_simple, c };
+	if (c->user)
+		cbs[i++] = (sasl_callback_t){ SASL_CB_USER, (cbfn)(void (*)(void))cb_simple, c };
+	if (c->password)
+		cbs[i++] = (sasl_callback_t){ SASL_CB_PASS, (cbfn)(void (*)(void))cb_pass, c };
+	cbs[i] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+}
+
+/* ------------------------------------------------------------------ */
+/* Store                                                                */
+
+static int write_file(const char *dir, const char *name, const char *content)
+{
+	char path[4096];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		return -1;
+	}
+	fputs(content, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+#define FAR_FUTURE "4102444800"
+
+static int add_token(const char *dir, const char *name, const char *user,
+		     const char *validity, const char *access)
+{
+	char buf[2048], fname[512];
+
+	snprintf(buf, sizeof(buf),
+		 "name: %s\n"
+		 "template: generic\n"
+		 "%s%s%s"
+		 "client_id: test-client\n"
+		 "client_secret: test-secret\n"
+		 "flow: authorization_code\n"
+		 "auth_url: http://127.0.0.1:9/authorize\n"
+		 "token_url: http://127.0.0.1:9/token\n"
+		 "validity: %s\n",
+		 name, user ? "user: \"" : "", user ? user : "", user ? "\"\n" : "", validity);
+	snprintf(fname, sizeof(fname), "%s.yaml", name);
+	if (write_file(dir, fname, buf) != 0)
+		return -1;
+	snprintf(buf, sizeof(buf),
+		 "{\"access_token\": \"%s\", \"token_type\": \"Bearer\", "
+		 "\"expires_at\": " FAR_FUTURE ", \"refresh_token\": \"rt-%s\", "
+		 "\"generation\": 1}\n", access, name);
+	snprintf(fname, sizeof(fname), "%s.state", name);
+	return write_file(dir, fname, buf);
+}
+
+/* Read <dir>/<name>.state and return the boolean `key` (-1: unreadable). */
+static int state_bool(const char *dir, const char *name, const char *key)
+{
+	char path[4096];
+	json_object *obj, *v;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "%s/%s.state", dir, name);
+	obj = json_object_from_file(path);
+	if (obj == NULL)
+		return -1;
+	if (json_object_object_get_ex(obj, key, &v))
+		ret = json_object_get_boolean(v) ? 1 : 0;
+	else
+		ret = 0;
+	json_object_put(obj);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exchange helpers                                                     */
+
+/* Printable form of bytes for diagnostics (^A for 0x01). */
+static const char *show(const char *p, unsigned len)
+{
+	static char buf[4][1024];
+	static int k;
+	char *b = buf[k++ & 3];
+	size_t o = 0;
+
+	if (p == NULL)
+		return "(null)";
+	for (unsigned i = 0; i < len && o + 4 < sizeof(buf[0]); i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == 1) {
+			b[o++] = '^';
+			b[o++] = 'A';
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			b[o++] = '?';
+		} else {
+			b[o++] = (char)ch;
+		}
+	}
+	b[o] = '\0';
+	return b;
+}
+
+static bool bytes_eq(const char *got, unsigned gotlen, const char *want, size_t wantlen)
+{
+	return got != NULL && gotlen == wantlen && memcmp(got, want, wantlen) == 0;
+}
+
+#define CHECK_BYTES(got, gotlen, want, ...)                                              \
+	do {                                                                             \
+		const char *w__ = (want);                                                \
+		size_t wl__ = strlen(w__);                                               \
+		if (!tap_ok(bytes_eq((got), (gotlen), w__, wl__), __VA_ARGS__))         \
+			tap_diag("  got '%s' (%u), want '%s' (%zu)", show((got), (gotlen)), \
+				 (unsigned)(gotlen), show(w__, (unsigned)wl__), wl__);       \
+	} while (0)
+
+typedef struct login {
+	const char *mech;       /* mechanism list offered by the "server" */
+	const char *service;
+	const char *host;       /* serverFQDN */
+	const char *ipremote;   /* "ip;port" or NULL */
+	creds c;
+	bool no_ir;             /* pass clientout NULL to sasl_client_start */
+} login;
+
+static sasl_conn_t *conn_new(const login *l, sasl_callback_t *cbs, creds *c)
+{
+	sasl_conn_t *conn = NULL;
+	int rc;
+
+	make_cbs(cbs, c);
+	rc = sasl_client_new(l->service ? l->service : "imap", l->host, NULL, l->ipremote, cbs,
+			     0, &conn);
+	if (rc != SASL_OK) {
+		tap_diag("sasl_client_new: %s", sasl_errstring(rc, NULL, NULL));
+		return NULL;
+	}
+	return conn;
+}
+
+/*
+ * A successful login: the first output must be `want_ir` (NULL: the
+ * exchange is split, no initial response), the step after the server's
+ * empty challenge must be `want_second` when given, and an empty final step
+ * SASL_OK with empty output.
+ */
+static void expect_login(const char *what, const login *l, const char *want_ir,
+			 const char *want_second)
+{
+	sasl_callback_t cbs[5];
+	creds c = l->c;
+	sasl_conn_t *conn = conn_new(l, cbs, &c);
+	const char *out = NULL, *mech = NULL;
+	unsigned outlen = 0;
+	int rc;
+
+	if (!tap_ok(conn != NULL, "%s: connection", what))
+		return;
+	rc = sasl_client_start(conn, l->mech, NULL, l->no_ir ? NULL : &out,
+			       l->no_ir ? NULL : &outlen, &mech);
+	if (!tap_ok(rc == SASL_CONTINUE, "%s: start returns SASL_CONTINUE", what))
+		tap_diag("  rc %d: %s", rc, sasl_errdetail(conn));
+	if (rc != SASL_CONTINUE)
+		goto done;
+	if (l->no_ir) {
+		/* imtest -i: the server's empty challenge arrives as NULL, 0 */
+		rc = sasl_client_step(conn, NULL, 0, NULL, &out, &outlen);
+		tap_ok(rc == SASL_CONTINUE, "%s: first step returns SASL_CONTINUE", what);
+	}
+	if (want_ir == NULL) {
+		tap_ok(out == NULL && outlen == 0, "%s: no initial response (got %s)", what,
+		       show(out, outlen));
+	} else {
+		CHECK_BYTES(out, outlen, want_ir, "%s: response bytes", what);
+	}
+	if (want_second != NULL) {
+		rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+		tap_ok(rc == SASL_CONTINUE, "%s: step after '+' returns SASL_CONTINUE", what);
+		CHECK_BYTES(out, outlen, want_second, "%s: token after '+'", what);
+	}
+	rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+	if (!tap_ok(rc == SASL_OK, "%s: final step returns SASL_OK", what))
+		tap_diag("  rc %d: %s", rc, sasl_errdetail(conn));
+	tap_ok(outlen == 0, "%s: final step sends nothing", what);
+done:
+	sasl_dispose(&conn);
+	free(c.secret);
+}
+
+/* A login that must fail at start; returns the result code and copies the
+ * error detail. */
+static int failed_login(const login *l, char *detail, size_t detailsize)
+{
+	sasl_callback_t cbs[5];
+	creds c = l->c;
+	sasl_conn_t *conn = conn_new(l, cbs, &c);
+	const char *out = NULL, *mech = NULL;
+	unsigned outlen = 0;
+	int rc;
+
+	if (conn == NULL)
+		return SASL_FAIL;
+	rc = sasl_client_start(conn, l->mech, NULL, &out, &outlen, &mech);
+	snprintf(detail, detailsize, "%s", sasl_errdetail(conn));
+	sasl_dispose(&conn);
+	free(c.secret);
+	return rc;
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+	return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Suites                                                               */
+
+#define XO(user, tok) "user=" user "\001auth=Bearer " tok "\001\001"
+
+static void test_wire(void)
+{
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test", .ipremote = "127.0.0.1;143",
+		    .c = { .authname = "alice@example.test" } };
+
+	expect_login("XOAUTH2 by user", &l, XO("alice@example.test", "at-work-1"), NULL);
+
+	l.c.authname = "work";
+	expect_login("XOAUTH2 by name sends the token's user", &l,
+		     XO("alice@example.test", "at-work-1"), NULL);
+
+	l.c.authname = "comma";
+	expect_login("XOAUTH2 leaves , and = alone", &l, XO("a,b=c@example.test", "at-comma"),
+		     NULL);
+
+	l.mech = "OAUTHBEARER";
+	expect_login("OAUTHBEARER host+port, escaping", &l,
+		     "n,a=a=2Cb=3Dc@example.test,\001host=imap.example.test\001port=143"
+		     "\001auth=Bearer at-comma\001\001", NULL);
+
+	l.c.authname = "alice@example.test";
+	l.ipremote = NULL;
+	expect_login("OAUTHBEARER without ipremoteport: no port", &l,
+		     "n,a=alice@example.test,\001host=imap.example.test"
+		     "\001auth=Bearer at-work-1\001\001", NULL);
+
+	l.host = NULL;
+	expect_login("OAUTHBEARER without host and port", &l,
+		     "n,a=alice@example.test,\001auth=Bearer at-work-1\001\001", NULL);
+
+	l.host = "imap.example.test";
+	l.ipremote = "::1;993";
+	expect_login("OAUTHBEARER with IPv6 ipremoteport", &l,
+		     "n,a=alice@example.test,\001host=imap.example.test\001port=993"
+		     "\001auth=Bearer at-work-1\001\001", NULL);
+
+	l.c.authname = "bob@example.test";
+	l.mech = "XOAUTH2";
+	expect_login("token without user: the authentication name is sent", &l,
+		     XO("bob@example.test", "at-bob"), NULL);
+
+	/* Offered both, libsasl2 picks one of ours. */
+	l.mech = "PLAIN XOAUTH2 OAUTHBEARER";
+	{
+		sasl_callback_t cbs[5];
+		creds c = l.c;
+		sasl_conn_t *conn = conn_new(&l, cbs, &c);
+		const char *out, *mech = NULL;
+		unsigned outlen;
+		int rc = conn ? sasl_client_start(conn, l.mech, NULL, &out, &outlen, &mech)
+			      : SASL_FAIL;
+
+		tap_ok(rc == SASL_CONTINUE && mech &&
+			       (!strcmp(mech, "XOAUTH2") || !strcmp(mech, "OAUTHBEARER")),
+		       "a mechanism of ours is chosen from a list (%s)", mech ? mech : "none");
+		sasl_dispose(&conn);
+	}
+}
+
+static void test_no_ir(void)
+{
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test",
+		    .c = { .authname = "alice@example.test" }, .no_ir = true };
+
+	expect_login("no initial response mode (XOAUTH2)", &l,
+		     XO("alice@example.test", "at-work-1"), NULL);
+	l.mech = "OAUTHBEARER";
+	expect_login("no initial response mode (OAUTHBEARER)", &l,
+		     "n,a=alice@example.test,\001host=imap.example.test"
+		     "\001auth=Bearer at-work-1\001\001", NULL);
+}
+
+static void test_pop3_split(void)
+{
+	login l = { .mech = "XOAUTH2", .service = "pop", .host = "outlook.office365.com",
+		    .c = { .authname = "alice@example.test" } };
+
+	expect_login("POP3 split for outlook.office365.com", &l, NULL,
+		     XO("alice@example.test", "at-work-1"));
+	l.host = "OUTLOOK.Office365.com";
+	expect_login("POP3 split matches case-insensitively", &l, NULL,
+		     XO("alice@example.test", "at-work-1"));
+	l.host = "127.0.0.1";
+	expect_login("POP3 split for 127.0.0.1 listed in the config", &l, NULL,
+		     XO("alice@example.test", "at-work-1"));
+	l.mech = "OAUTHBEARER";
+	expect_login("POP3 split with OAUTHBEARER", &l, NULL,
+		     "n,a=alice@example.test,\001host=127.0.0.1"
+		     "\001auth=Bearer at-work-1\001\001");
+	l.mech = "XOAUTH2";
+	l.host = "pop.example.test";
+	expect_login("POP3 host not in the list: initial response", &l,
+		     XO("alice@example.test", "at-work-1"), NULL);
+	l.service = "imap";
+	l.host = "outlook.office365.com";
+	expect_login("IMAP to a split host: initial response", &l,
+		     XO("alice@example.test", "at-work-1"), NULL);
+}
+
+/* An error challenge: answer bytes, SASL_CONTINUE, final SASL_OK, and the
+ * token is marked rejected in its state file. */
+static void test_error_challenge(const char *mech, const char *authname, const char *token,
+				 const char *want_answer)
+{
+	static const char challenge[] =
+		"{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}";
+	login l = { .mech = mech, .host = "imap.example.test", .c = { .authname = authname } };
+	sasl_callback_t cbs[5];
+	creds c = l.c;
+	sasl_conn_t *conn = conn_new(&l, cbs, &c);
+	const char *out = NULL, *m = NULL;
+	unsigned outlen = 0;
+	char detail[1024];
+	int rc;
+
+	if (!tap_ok(conn != NULL, "%s error: connection", mech))
+		return;
+	g_log[0] = '\0';
+	tap_ok(state_bool(g_store, token, "access_rejected") == 0,
+	       "%s error: token '%s' not rejected before", mech, token);
+	rc = sasl_client_start(conn, mech, NULL, &out, &outlen, &m);
+	tap_ok(rc == SASL_CONTINUE && outlen > 0, "%s error: initial response sent", mech);
+	rc = sasl_client_step(conn, challenge, (unsigned)strlen(challenge), NULL, &out, &outlen);
+	tap_ok(rc == SASL_CONTINUE, "%s error: error challenge returns SASL_CONTINUE", mech);
+	CHECK_BYTES(out, outlen, want_answer, "%s error: answer bytes", mech);
+	tap_ok(contains(g_log, "status '401'") && contains(g_log, "mail.google.com") &&
+		       contains(g_log, token),
+	       "%s error: status, scope and token name logged", mech);
+	tap_ok(!contains(g_log, "at-rej"), "%s error: the access token is not logged", mech);
+	rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+	tap_ok(rc == SASL_OK && outlen == 0, "%s error: final empty step SASL_OK", mech);
+	sasl_dispose(&conn);
+	tap_ok(state_bool(g_store, token, "access_rejected") == 1,
+	       "%s error: token '%s' marked rejected in its state file", mech, token);
+
+	/* The next login must not reuse the rejected token: it refreshes,
+	 * which fails fast here (closed port), so the login fails. */
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_CONTINUE && rc != SASL_OK,
+	       "%s error: next login does not reuse the rejected token (rc %d)", mech, rc);
+	tap_diag("  %s", detail);
+}
+
+static void test_not_json_challenge(void)
+{
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test",
+		    .c = { .authname = "rej3@example.test" } };
+	sasl_callback_t cbs[5];
+	creds c = l.c;
+	sasl_conn_t *conn = conn_new(&l, cbs, &c);
+	const char *out = NULL, *m = NULL;
+	unsigned outlen = 0;
+	int rc;
+
+	rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &m);
+	rc = sasl_client_step(conn, "garbage", 7, NULL, &out, &outlen);
+	tap_ok(rc == SASL_CONTINUE && out != NULL && outlen == 0,
+	       "non-JSON error challenge answered with an empty response");
+	rc = sasl_client_step(conn, "x", 1, NULL, &out, &outlen);
+	tap_ok(rc == SASL_BADPROT, "a second challenge after the error is a protocol error");
+	sasl_dispose(&conn);
+}
+
+static void test_interactions(void)
+{
+	/* mbsync: every value through interactions */
+	static const sasl_callback_t icbs[] = {
+		{ SASL_CB_USER, NULL, NULL },
+		{ SASL_CB_AUTHNAME, NULL, NULL },
+		{ SASL_CB_PASS, NULL, NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	static const sasl_callback_t icbs2[] = {
+		{ SASL_CB_AUTHNAME, NULL, NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	sasl_conn_t *conn = NULL;
+	sasl_interact_t *prompts = NULL, *p;
+	const char *out = NULL, *mech = NULL;
+	unsigned outlen = 0;
+	bool seen_user = false, seen_auth = false, seen_pass = false;
+	int rc;
+
+	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, icbs, 0, &conn);
+	tap_ok(rc == SASL_OK, "interactions: connection");
+	rc = sasl_client_start(conn, "XOAUTH2", &prompts, &out, &outlen, &mech);
+	tap_ok(rc == SASL_INTERACT && prompts != NULL, "interactions: SASL_INTERACT with prompts");
+	for (p = prompts; p && p->id != SASL_CB_LIST_END; p++) {
+		if (p->id == SASL_CB_USER) {
+			seen_user = true;
+			p->result = "alice@example.test";
+		} else if (p->id == SASL_CB_AUTHNAME) {
+			seen_auth = true;
+			p->result = "alice@example.test";
+		} else if (p->id == SASL_CB_PASS) {
+			seen_pass = true;
+			p->result = "";
+		}
+		if (p->result)
+			p->len = (unsigned)strlen(p->result);
+		tap_ok(p->prompt != NULL && p->prompt[0] != '\0', "interactions: prompt %lu has text",
+		       p->id);
+	}
+	tap_ok(seen_user && seen_auth && seen_pass,
+	       "interactions: prompts for authzid, authname and password");
+	rc = sasl_client_start(conn, "XOAUTH2", &prompts, &out, &outlen, &mech);
+	tap_ok(rc == SASL_CONTINUE, "interactions: answered, start continues (rc %d)", rc);
+	tap_ok(prompts == NULL, "interactions: prompt list taken back");
+	CHECK_BYTES(out, outlen, XO("alice@example.test", "at-work-1"),
+		    "interactions: response bytes");
+	rc = sasl_client_step(conn, "", 0, &prompts, &out, &outlen);
+	tap_ok(rc == SASL_OK, "interactions: final SASL_OK");
+	sasl_dispose(&conn);
+
+	/* Password named through the interaction selects that token. */
+	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, icbs, 0, &conn);
+	prompts = NULL;
+	rc = sasl_client_start(conn, "OAUTHBEARER", &prompts, &out, &outlen, &mech);
+	for (p = prompts; rc == SASL_INTERACT && p->id != SASL_CB_LIST_END; p++) {
+		p->result = p->id == SASL_CB_PASS ? "pick" : "someone@example.test";
+		p->len = (unsigned)strlen(p->result);
+	}
+	rc = sasl_client_start(conn, "OAUTHBEARER", &prompts, &out, &outlen, &mech);
+	CHECK_BYTES(out, outlen,
+		    "n,a=pick@example.test,\001host=imap.example.test\001auth=Bearer at-pick\001\001",
+		    "interactions: password names the token");
+	sasl_dispose(&conn);
+
+	/* Only an AUTHNAME interaction (no password at all). */
+	rc = sasl_client_new("imap", NULL, NULL, NULL, icbs2, 0, &conn);
+	prompts = NULL;
+	rc = sasl_client_start(conn, "XOAUTH2", &prompts, &out, &outlen, &mech);
+	tap_ok(rc == SASL_INTERACT && prompts && prompts[0].id == SASL_CB_AUTHNAME &&
+		       prompts[1].id == SASL_CB_LIST_END,
+	       "interactions: only the authentication name is asked for");
+	if (rc == SASL_INTERACT) {
+		prompts[0].result = "work";
+		prompts[0].len = 4;
+	}
+	rc = sasl_client_start(conn, "XOAUTH2", &prompts, &out, &outlen, &mech);
+	CHECK_BYTES(out, outlen, XO("alice@example.test", "at-work-1"),
+		    "interactions: authname only");
+	sasl_dispose(&conn);
+
+	/* Interactions needed but the application passes no prompt list
+	 * (Postfix passes NULL): a clean failure, not a crash. */
+	rc = sasl_client_new("imap", NULL, NULL, NULL, icbs2, 0, &conn);
+	rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech);
+	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE && rc != SASL_INTERACT,
+	       "interactions without a prompt list fail cleanly (rc %d)", rc);
+	sasl_dispose(&conn);
+}
+
+static void test_selection(void)
+{
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test" };
+	char detail[1024];
+	int rc;
+
+	l.c = (creds){ .authname = "someone@example.test", .password = "pick" };
+	expect_login("select by password naming a token", &l, XO("pick@example.test", "at-pick"),
+		     NULL);
+	l.c = (creds){ .authname = "alice@example.test", .password = "" };
+	expect_login("empty password: select by authname", &l,
+		     XO("alice@example.test", "at-work-1"), NULL);
+	l.c = (creds){ .authname = "alice@example.test", .password = "not-a-token" };
+	expect_login("password naming no token: select by authname", &l,
+		     XO("alice@example.test", "at-work-1"), NULL);
+
+	l.c = (creds){ .authname = "shared@example.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE, "ambiguous authname fails (rc %d)", rc);
+	tap_ok(contains(detail, "shared"), "ambiguous: message names the candidates: %s", detail);
+
+	l.c = (creds){ .authname = "nobody@example.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE, "no matching token fails (rc %d)", rc);
+	tap_ok(detail[0] != '\0' && contains(detail, "nobody@example.test"),
+	       "no match: message names the authentication name: %s", detail);
+
+	g_log[0] = '\0';
+	l.c = (creds){ .authname = "dis@example.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_BADAUTH, "invalid token refused with SASL_BADAUTH (rc %d)", rc);
+	tap_ok(contains(detail, "disabled") && contains(detail, "validity"),
+	       "invalid token: message names token and cause: %s", detail);
+	tap_ok(contains(g_log, "sasl-oauth2 edit disabled --set validity=valid"),
+	       "invalid token: a log line gives the fix");
+	l.c = (creds){ .authname = "temp@example.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_BADAUTH && contains(detail, "invalid-temporarily"),
+	       "invalid-temporarily token refused: %s", detail);
+}
+
+static void test_authzid(void)
+{
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test",
+		    .c = { .authname = "alice@example.test", .user = "admin@example.test" } };
+	sasl_callback_t cbs[5];
+	creds c = l.c;
+	sasl_conn_t *conn = conn_new(&l, cbs, &c);
+	const char *out, *mech, *u = NULL, *a = NULL;
+	unsigned outlen;
+	int rc;
+
+	rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech);
+	rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+	tap_ok(rc == SASL_OK, "authzid: login succeeds");
+	sasl_getprop(conn, SASL_USERNAME, (const void **)&u);
+	sasl_getprop(conn, SASL_AUTHUSER, (const void **)&a);
+	TAP_STREQ(u, "admin@example.test", "authzid: canon_user got the authorization name");
+	TAP_STREQ(a, "alice@example.test", "authzid: canon_user got the authentication name");
+	sasl_dispose(&conn);
+
+	l.c.user = NULL;
+	c = l.c;
+	conn = conn_new(&l, cbs, &c);
+	rc = sasl_client_start(conn, "OAUTHBEARER", NULL, &out, &outlen, &mech);
+	rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+	u = a = NULL;
+	sasl_getprop(conn, SASL_USERNAME, (const void **)&u);
+	sasl_getprop(conn, SASL_AUTHUSER, (const void **)&a);
+	tap_ok(rc == SASL_OK && u && a && !strcmp(u, a) && !strcmp(u, "alice@example.test"),
+	       "no authzid: both identities are the authentication name");
+	sasl_dispose(&conn);
+}
+
+static void test_mechlist_and_flags(void)
+{
+	sasl_callback_t cbs[5];
+	creds c = { .authname = "alice@example.test" };
+	sasl_conn_t *conn = NULL;
+	sasl_security_properties_t props;
+	const char *list = NULL, *out, *mech;
+	unsigned outlen;
+	int rc;
+
+	make_cbs(cbs, &c);
+	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, 0, &conn);
+	rc = sasl_listmech(conn, NULL, "", " ", "", &list, NULL, NULL);
+	tap_ok(rc == SASL_OK && contains(list, "XOAUTH2") && contains(list, "OAUTHBEARER"),
+	       "only an AUTHNAME callback: both mechanisms listed (%s)", list ? list : "");
+
+	memset(&props, 0, sizeof(props));
+	props.max_ssf = 256;
+	props.maxbufsize = 65536;
+	props.security_flags = SASL_SEC_NOPLAINTEXT;
+	sasl_setprop(conn, SASL_SEC_PROPS, &props);
+	rc = sasl_listmech(conn, NULL, "", " ", "", &list, NULL, NULL);
+	tap_ok(!contains(list, "XOAUTH2") && !contains(list, "OAUTHBEARER"),
+	       "noplaintext policy: mechanisms not listed (%s)", list ? list : "");
+	rc = sasl_client_start(conn, "XOAUTH2 OAUTHBEARER", NULL, &out, &outlen, &mech);
+	tap_ok(rc == SASL_NOMECH, "noplaintext policy: mechanisms not chosen (rc %d)", rc);
+
+	props.security_flags = SASL_SEC_NOANONYMOUS;
+	sasl_setprop(conn, SASL_SEC_PROPS, &props);
+	rc = sasl_listmech(conn, NULL, "", " ", "", &list, NULL, NULL);
+	tap_ok(contains(list, "XOAUTH2") && contains(list, "OAUTHBEARER"),
+	       "noanonymous policy: mechanisms offered (%s)", list ? list : "");
+	props.security_flags = SASL_SEC_NOACTIVE;
+	sasl_setprop(conn, SASL_SEC_PROPS, &props);
+	rc = sasl_listmech(conn, NULL, "", " ", "", &list, NULL, NULL);
+	tap_ok(!contains(list, "XOAUTH2"), "noactive policy: not offered (replayable)");
+	props.security_flags = 0;
+	props.min_ssf = 1;
+	sasl_setprop(conn, SASL_SEC_PROPS, &props);
+	rc = sasl_listmech(conn, NULL, "", " ", "", &list, NULL, NULL);
+	tap_ok(!contains(list, "XOAUTH2"), "min_ssf 1: not offered (max_ssf 0)");
+	sasl_dispose(&conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                                */
+
+static char g_tmp[2048], g_storebuf[4096], g_configbuf[4096];
+
+static int setup_store(void)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char cfg[512];
+
+	snprintf(g_tmp, sizeof(g_tmp), "%s/so2plugin.XXXXXX", tmpdir ? tmpdir : "/tmp");
+	if (mkdtemp(g_tmp) == NULL)
+		return -1;
+	snprintf(g_storebuf, sizeof(g_storebuf), "%s/store", g_tmp);
+	if (mkdir(g_storebuf, 0700) != 0)
+		return -1;
+	snprintf(g_configbuf, sizeof(g_configbuf), "%s/sasl-oauth2.conf", g_tmp);
+	snprintf(cfg, sizeof(cfg),
+		 "pop3_split_hosts:\n  - outlook.office365.com\n  - 127.0.0.1\n"
+		 "http_timeout: 5\n");
+	if (write_file(g_tmp, "sasl-oauth2.conf", cfg) != 0)
+		return -1;
+	g_store = g_storebuf;
+	g_config = g_configbuf;
+	if (add_token(g_store, "work", "alice@example.test", "valid", "at-work-1") ||
+	    add_token(g_store, "comma", "a,b=c@example.test", "valid", "at-comma") ||
+	    add_token(g_store, "bob@example.test", NULL, "valid", "at-bob") ||
+	    add_token(g_store, "shared1", "shared@example.test", "valid", "at-s1") ||
+	    add_token(g_store, "shared2", "shared@example.test", "valid", "at-s2") ||
+	    add_token(g_store, "disabled", "dis@example.test", "invalid", "at-dis") ||
+	    add_token(g_store, "temp", "temp@example.test", "invalid-temporarily", "at-tmp") ||
+	    add_token(g_store, "pick", "pick@example.test", "valid", "at-pick") ||
+	    add_token(g_store, "rej1", "rej1@example.test", "valid", "at-rej1") ||
+	    add_token(g_store, "rej2", "rej2@example.test", "valid", "at-rej2") ||
+	    add_token(g_store, "rej3", "rej3@example.test", "valid", "at-rej3"))
+		return -1;
+	return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[4200];
+
+	if (getenv("KEEP_TMP") || dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", dir);
+}
+
+static void set_plugdir(void)
+{
+	const char *b = getenv("top_builddir");
+
+	snprintf(g_plugdir, sizeof(g_plugdir), "%s/plugin/.libs", b ? b : ".");
+	unsetenv("SASL_OAUTH2_STORE");
+	unsetenv("SASL_OAUTH2_CONFIG");
+}
+
+/* Init failure (no store yet) must not stop loading; the store appearing
+ * later is picked up at the next connection. */
+static void test_late_store(void)
+{
+	char late[4200], detail[1024];
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test",
+		    .c = { .authname = "alice@example.test" } };
+	int rc;
+
+	snprintf(late, sizeof(late), "%s/late-store", g_tmp);
+	g_store = late;
+	g_config = NULL;
+	g_log[0] = '\0';
+	rc = sasl_client_init(global_cbs);
+	tap_ok(rc == SASL_OK, "missing store: plugin still loads (rc %d)", rc);
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE && contains(detail, "token store"),
+	       "missing store: login fails with the store's message: %s", detail);
+	if (mkdir(late, 0700) == 0 &&
+	    add_token(late, "work", "alice@example.test", "valid", "at-late") == 0) {
+		expect_login("store created later is found at the next login", &l,
+			     XO("alice@example.test", "at-late"), NULL);
+		/* defaults: Microsoft's hosts split, 127.0.0.1 does not */
+		l.service = "pop";
+		l.host = "outlook.office365.com";
+		expect_login("default config: outlook.office365.com split", &l, NULL,
+			     XO("alice@example.test", "at-late"));
+		l.host = "127.0.0.1";
+		expect_login("default config: 127.0.0.1 not split", &l,
+			     XO("alice@example.test", "at-late"), NULL);
+	} else {
+		tap_ok(0, "could not create %s", late);
+	}
+	sasl_client_done();
+	g_store = g_storebuf;
+	g_config = g_configbuf;
+}
+
+static int run_suite(void)
+{
+	int rc;
+
+	if (setup_store() != 0) {
+		tap_ok(0, "set up a temporary store: %s", strerror(errno));
+		return tap_done();
+	}
+	rc = sasl_client_init(global_cbs);
+	if (!tap_ok(rc == SASL_OK, "sasl_client_init loads the plugin from %s", g_plugdir)) {
+		tap_diag("  %s", sasl_errstring(rc, NULL, NULL));
+		rm_rf(g_tmp);
+		return tap_done();
+	}
+	test_mechlist_and_flags();
+	test_wire();
+	test_no_ir();
+	test_pop3_split();
+	test_selection();
+	test_interactions();
+	test_authzid();
+	test_error_challenge("XOAUTH2", "rej1@example.test", "rej1", "");
+	test_error_challenge("OAUTHBEARER", "rej2", "rej2", "\001");
+	test_not_json_challenge();
+	sasl_client_done();
+	test_late_store();
+	rm_rf(g_tmp);
+	return tap_done();
+}
+
+/* N complete logins, alternating mechanisms and the ways of getting
+ * credentials, plus failures: for leak checking under valgrind / ASan. */
+static int run_loop(long n)
+{
+	static const sasl_callback_t icbs[] = {
+		{ SASL_CB_AUTHNAME, NULL, NULL },
+		{ SASL_CB_PASS, NULL, NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	long ok = 0, want = 0, i;
+	int rc;
+
+	if (setup_store() != 0 || sasl_client_init(global_cbs) != SASL_OK) {
+		tap_ok(0, "setup");
+		return tap_done();
+	}
+	for (i = 0; i < n; i++) {
+		sasl_callback_t cbs[5];
+		creds c = { .authname = (i % 5 == 4) ? "nobody@example.test" : "alice@example.test",
+			    .password = (i % 3 == 0) ? "work" : NULL };
+		sasl_conn_t *conn = NULL;
+		sasl_interact_t *prompts = NULL;
+		const char *out, *mech, *mechs = (i & 1) ? "OAUTHBEARER" : "XOAUTH2";
+		unsigned outlen;
+		bool interact = (i % 7 == 3);
+
+		/* fails only when neither the name nor the password finds a token */
+		if (!(i % 5 == 4 && i % 3 != 0 && !interact))
+			want++;
+
+		make_cbs(cbs, &c);
+		rc = sasl_client_new(i % 11 == 0 ? "pop" : "imap", "outlook.office365.com", NULL,
+				     "127.0.0.1;143", interact ? icbs : cbs, 0, &conn);
+		if (rc != SASL_OK)
+			break;
+		rc = sasl_client_start(conn, mechs, &prompts, &out, &outlen, &mech);
+		if (rc == SASL_INTERACT) {
+			for (sasl_interact_t *p = prompts; p->id != SASL_CB_LIST_END; p++) {
+				p->result = p->id == SASL_CB_PASS ? "" : "work";
+				p->len = (unsigned)strlen(p->result);
+			}
+			rc = sasl_client_start(conn, mechs, &prompts, &out, &outlen, &mech);
+		}
+		if (rc == SASL_CONTINUE && i % 11 == 0)
+			rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+		if (rc == SASL_CONTINUE && i % 13 == 0) {
+			/* an error challenge on a token nobody else uses, then
+			 * reset its state so later rounds need no network */
+			rc = sasl_client_step(conn, "{}", 2, NULL, &out, &outlen);
+		}
+		if (rc == SASL_CONTINUE)
+			rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+		if (rc == SASL_OK)
+			ok++;
+		sasl_dispose(&conn);
+		free(c.secret);
+		if (i % 13 == 0)
+			add_token(g_store, "work", "alice@example.test", "valid", "at-work-1");
+	}
+	sasl_client_done();
+	tap_ok(i == n, "%ld login attempts ran", i);
+	tap_ok(ok == want, "%ld of them succeeded (want %ld)", ok, want);
+	rm_rf(g_tmp);
+	return tap_done();
+}
+
+/* One XOAUTH2 login against an existing store (refresh test). */
+static int run_login(int argc, char **argv)
+{
+	sasl_callback_t cbs[5];
+	creds c = { .authname = argv[4], .password = argc > 5 ? argv[5] : NULL };
+	sasl_conn_t *conn = NULL;
+	const char *out = NULL, *mech;
+	unsigned outlen = 0;
+	int rc;
+
+	g_store = argv[2];
+	g_config = argv[3][0] ? argv[3] : NULL;
+	if (sasl_client_init(global_cbs) != SASL_OK)
+		return 2;
+	make_cbs(cbs, &c);
+	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, 0, &conn);
+	if (rc == SASL_OK)
+		rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech);
+	if (rc == SASL_CONTINUE) {
+		printf("%s\n", show(out, outlen));
+		rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+	} else {
+		fprintf(stderr, "login failed (%d): %s\n", rc, conn ? sasl_errdetail(conn) : "");
+	}
+	sasl_dispose(&conn);
+	sasl_client_done();
+	free(c.secret);
+	return rc == SASL_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	set_plugdir();
+	if (argc >= 3 && strcmp(argv[1], "loop") == 0)
+		return run_loop(strtol(argv[2], NULL, 10));
+	if (argc >= 5 && strcmp(argv[1], "login") == 0)
+		return run_login(argc, argv);
+	return run_suite();
+}

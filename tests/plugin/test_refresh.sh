@@ -1,0 +1,83 @@
+#!/bin/sh
+# test_refresh.sh - a login through the plugin with an expired access token
+# refreshes it once inside the plugin (against the test OAuth2 server),
+# sends the new token and persists the new state; the next login uses the
+# cached token without network.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/server/server.sh"
+
+command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
+prog="$top_builddir/tests/plugin/test_plugin"
+oauth_server_start || { not_ok "test OAuth2 server starts"; done_testing; exit; }
+ok "test OAuth2 server starts"
+
+# A refresh token from the server: authorization code with PKCE as the
+# public client (what `sasl-oauth2 authorize` does, done here by hand).
+verifier=$("$PYTHON3" -c 'import secrets; print(secrets.token_urlsafe(48))')
+challenge=$("$PYTHON3" -c 'import base64, hashlib, sys
+print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).rstrip(b"=").decode())' "$verifier")
+redirect="http://127.0.0.1:1/"
+loc=$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' \
+	"$OAUTH_URL/authorize?response_type=code&client_id=public-client&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2F&state=s1&code_challenge=$challenge&code_challenge_method=S256&login_hint=alice%40example.test")
+code=$(printf '%s' "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+[ -n "$code" ] && ok "authorization code obtained" || { not_ok "authorization code obtained"; diag "$loc"; }
+curl -sS --max-time 10 -o "$T/grant.json" \
+	--data-urlencode grant_type=authorization_code --data-urlencode "code=$code" \
+	--data-urlencode "redirect_uri=$redirect" --data-urlencode client_id=public-client \
+	--data-urlencode "code_verifier=$verifier" "$OAUTH_URL/token"
+rt=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1]))["refresh_token"])' "$T/grant.json" 2>/dev/null)
+[ -n "$rt" ] && ok "refresh token obtained" || { not_ok "refresh token obtained"; diag "$(cat "$T/grant.json")"; }
+
+store="$T/store"
+mkdir -m 700 "$store"
+umask 077
+cat >"$store/mail.yaml" <<EOY
+name: mail
+template: generic
+user: alice@example.test
+client_id: public-client
+client_auth: none
+flow: authorization_code
+auth_url: $OAUTH_URL/authorize
+token_url: $OAUTH_URL/token
+scope: [mail]
+validity: valid
+EOY
+cat >"$store/mail.state" <<EOS
+{"access_token": "at-expired-old", "token_type": "Bearer", "expires_at": 1000,
+ "refresh_token": "$rt", "generation": 1}
+EOS
+: >"$T/empty.conf"
+
+before=$(oauth_count refresh_token)
+if "$prog" login "$store" "$T/empty.conf" alice@example.test >"$T/login1.out" 2>"$T/login1.err"; then
+	ok "login with an expired access token succeeds"
+else
+	not_ok "login with an expired access token succeeds"; diag "$(cat "$T/login1.out" "$T/login1.err")"
+fi
+after=$(oauth_count refresh_token)
+[ $((after - before)) -eq 1 ] && ok "exactly one refresh request" || not_ok "exactly one refresh request (got $((after - before)))"
+
+new_at=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("access_token", ""))' "$store/mail.state" 2>/dev/null)
+case $new_at in
+at-expired-old|"") not_ok "new access token persisted in the state"; diag "$(cat "$store/mail.state")" ;;
+*) ok "new access token persisted in the state" ;;
+esac
+new_rt=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("refresh_token", ""))' "$store/mail.state" 2>/dev/null)
+[ -n "$new_rt" ] && [ "$new_rt" != "$rt" ] && ok "rotated refresh token persisted" || not_ok "rotated refresh token persisted"
+if [ "$(cat "$T/login1.out")" = "user=alice@example.test^Aauth=Bearer $new_at^A^A" ]; then
+	ok "the login sent the refreshed token"
+else
+	not_ok "the login sent the refreshed token"; diag "$(cat "$T/login1.out")"
+fi
+mode=$(stat -c %a "$store/mail.state")
+[ "$mode" = 600 ] && ok "state file stays 0600" || not_ok "state file stays 0600 (got $mode)"
+
+if "$prog" login "$store" "$T/empty.conf" mail >"$T/login2.out" 2>"$T/login2.err" &&
+	[ "$(oauth_count refresh_token)" -eq "$after" ]; then
+	ok "second login uses the cached token (no refresh)"
+else
+	not_ok "second login uses the cached token (no refresh)"; diag "$(cat "$T/login2.out" "$T/login2.err")"
+fi
+grep -q "$new_at" "$T/login2.out" && ok "second login sent the cached token" || not_ok "second login sent the cached token"
+done_testing
