@@ -6,6 +6,22 @@ libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFL
 libtokenstore_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS)
 
 ts_core_sources = \
-	tokenstore/tokenstore.h
+	tokenstore/tokenstore.h \
+	tokenstore/ts_p.h \
+	tokenstore/error.c \
+	tokenstore/util.c \
+	tokenstore/names.c \
+	tokenstore/validate.c \
+	tokenstore/yaml_config.c \
+	tokenstore/yaml_emit.c \
+	tokenstore/token_config.c \
+	tokenstore/template.c \
+	tokenstore/state_json.c \
+	tokenstore/perms.c \
+	tokenstore/store_file.c \
+	tokenstore/store.c \
+	tokenstore/resolve.c \
+	tokenstore/ctx.c \
+	tokenstore/export.c
 
 include tokenstore/oauth.mk

@@ -179,6 +179,10 @@ int ts_global_config_load(ts_global_config **out, const char *path, ts_error *er
 /* The built-in defaults, as if an empty file had been read. */
 int ts_global_config_default(ts_global_config **out, ts_error *err);
 void ts_global_config_free(ts_global_config *c);
+/* Parse a global configuration from a buffer; `origin` names it in messages.
+ * TS_EINVAL "ORIGIN:LINE:COL: field 'KEY': ..." like ts_global_config_load. */
+int ts_global_config_parse(ts_global_config **out, const char *buf, size_t len,
+			   const char *origin, ts_error *err);
 
 /* Does `host` match one of the patterns (case-insensitive; "*.example.com"
  * matches any subdomain of example.com, not example.com itself)? */
@@ -213,6 +217,10 @@ int ts_template_load(ts_template **out, const char *dir, const char *name, ts_er
 /* Names of all templates in `dir`, sorted. */
 int ts_template_list(ts_strlist *out, const char *dir, ts_error *err);
 void ts_template_free(ts_template *t);
+/* Parse a template from a buffer; `name` must equal the document's `name`.
+ * `origin` names it in messages. TS_EINVAL with "ORIGIN:LINE:COL: ...". */
+int ts_template_parse(ts_template **out, const char *buf, size_t len, const char *origin,
+		      const char *name, ts_error *err);
 
 /* Replace every "{tenant}" in `url` by `tenant`; a fresh string in *out.
  * TS_EINVAL if the URL needs a tenant and `tenant` is NULL or empty, or if
@@ -381,6 +389,9 @@ enum ts_store_flags {
  * or owned by another user (TS_EPERM, with the path and a chmod/chown fix). */
 int ts_store_open_file(ts_store **out, const char *dir, unsigned flags, ts_error *err);
 void ts_store_close(ts_store *st);
+/* The directory descriptor of a file-backend store (-1 for another backend);
+ * owned by the store, do not close it. */
+int ts_store_file_dirfd(ts_store *st);
 
 /* Convenience wrappers around st->ops. */
 int ts_store_list(ts_store *st, ts_strlist *out, ts_error *err);

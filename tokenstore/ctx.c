@@ -1,0 +1,305 @@
+/*
+ * ctx.c - the context: global configuration, store, templates directory and
+ * CA bundle, resolved once (ts_ctx_open) in the documented order and kept
+ * open (descriptors, memory) so that the plugin keeps working in a chroot.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ts_p.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef TEMPLATESDIR
+#define TEMPLATESDIR "/usr/share/sasl-oauth2/templates"
+#endif
+
+struct ts_ctx {
+	ts_global_config *cfg;
+	ts_store *store;
+	char *store_path;
+	char *templates_dir;
+	int templates_fd;
+	char *ca;
+	size_t ca_len;
+	ts_log_fn *log;
+	void *log_arg;
+};
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/* The per-user default store: $XDG_DATA_HOME/sasl-oauth2 or ~/.local/share/sasl-oauth2. */
+static int default_store(char **out, ts_error *err)
+{
+	const char *xdg = env_nonempty("XDG_DATA_HOME"), *home = env_nonempty("HOME");
+	char buf[4096];
+
+	*out = NULL;
+	if (geteuid() == 0) {
+		snprintf(buf, sizeof(buf), "%s/lib/sasl-oauth2", LOCALSTATEDIR);
+	} else if (xdg != NULL && xdg[0] == '/') {
+		snprintf(buf, sizeof(buf), "%s/sasl-oauth2", xdg);
+	} else {
+		if (home == NULL) {
+			struct passwd *pw = getpwuid(geteuid());
+
+			home = pw ? pw->pw_dir : NULL;
+		}
+		if (home == NULL || home[0] != '/')
+			return ts_error_set(err, TS_EINVAL,
+					    "cannot find the default store: HOME is not set; use --store DIR or SASL_OAUTH2_STORE");
+		snprintf(buf, sizeof(buf), "%s/.local/share/sasl-oauth2", home);
+	}
+	return ts_strdup_to(out, buf, err);
+}
+
+static int load_ca(ts_ctx *ctx, ts_error *err)
+{
+	static const char *const defaults[] = {
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+	};
+	size_t i;
+	int rc;
+
+	if (ctx->cfg->ca_bundle != NULL) {
+		rc = ts_file_read_st(&ctx->ca, &ctx->ca_len, NULL, AT_FDCWD, NULL, ctx->cfg->ca_bundle,
+				     TS_CA_MAX, false, false, err);
+		if (rc == TS_ENOTFOUND)
+			return ts_error_set(err, rc, "ca_bundle %s does not exist; fix ca_bundle in %s",
+					    ctx->cfg->ca_bundle, ctx->cfg->path ? ctx->cfg->path : "the configuration");
+		return rc;
+	}
+	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		rc = ts_file_read_st(&ctx->ca, &ctx->ca_len, NULL, AT_FDCWD, NULL, defaults[i], TS_CA_MAX,
+				     false, false, err);
+		if (rc != TS_ENOTFOUND)
+			return rc;
+	}
+	return TS_OK; /* libcurl's built-in default then */
+}
+
+int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
+{
+	static const ts_open_opts no_opts;
+	ts_ctx *ctx;
+	const char *cfgpath, *store, *tdir;
+	bool explicit_cfg = true;
+	int rc;
+
+	*out = NULL;
+	if (opts == NULL)
+		opts = &no_opts;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return ts_enomem(err);
+	ctx->templates_fd = -1;
+	ctx->log = opts->log;
+	ctx->log_arg = opts->log_arg;
+
+	/* Configuration: a missing default file means built-in defaults. */
+	cfgpath = opts->config_path;
+	if (cfgpath == NULL)
+		cfgpath = env_nonempty("SASL_OAUTH2_CONFIG");
+	if (cfgpath == NULL)
+		cfgpath = opts->plugin_config;
+	if (cfgpath == NULL) {
+		cfgpath = SYSCONFDIR "/sasl-oauth2/sasl-oauth2.conf";
+		explicit_cfg = false;
+	}
+	rc = ts_global_config_load(&ctx->cfg, cfgpath, err);
+	if (rc == TS_ENOTFOUND && !explicit_cfg)
+		rc = ts_global_config_default(&ctx->cfg, err);
+	else if (rc == TS_ENOTFOUND)
+		rc = ts_error_set(err, TS_ENOTFOUND,
+				  "configuration file %s does not exist; create it or give another with --config",
+				  cfgpath);
+	if (rc != TS_OK)
+		goto cleanup;
+
+	/* Store directory. */
+	store = opts->store_dir;
+	if (store == NULL)
+		store = env_nonempty("SASL_OAUTH2_STORE");
+	if (store == NULL)
+		store = opts->plugin_store;
+	if (store == NULL)
+		store = ctx->cfg->store;
+	if (store != NULL)
+		rc = ts_strdup_to(&ctx->store_path, store, err);
+	else
+		rc = default_store(&ctx->store_path, err);
+	if (rc != TS_OK)
+		goto cleanup;
+	if ((rc = ts_store_open_file(&ctx->store, ctx->store_path, opts->store_flags, err)) != TS_OK)
+		goto cleanup;
+
+	/* Templates: a missing directory is reported when a template is needed. */
+	tdir = opts->templates_dir;
+	if (tdir == NULL)
+		tdir = env_nonempty("SASL_OAUTH2_TEMPLATES");
+	if (tdir == NULL)
+		tdir = ctx->cfg->templates_dir;
+	if (tdir == NULL)
+		tdir = TEMPLATESDIR;
+	if ((rc = ts_strdup_to(&ctx->templates_dir, tdir, err)) != TS_OK)
+		goto cleanup;
+	ctx->templates_fd = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->templates_fd < 0)
+		ts_ctx_log(ctx, TS_LOG_WARN, "templates directory %s cannot be opened: %s", tdir,
+			   strerror(errno));
+
+	if (opts->load_ca && (rc = load_ca(ctx, err)) != TS_OK)
+		goto cleanup;
+	*out = ctx;
+	ctx = NULL;
+	rc = TS_OK;
+cleanup:
+	ts_ctx_close(ctx);
+	return rc;
+}
+
+void ts_ctx_close(ts_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	ts_global_config_free(ctx->cfg);
+	ts_store_close(ctx->store);
+	free(ctx->store_path);
+	free(ctx->templates_dir);
+	if (ctx->templates_fd >= 0)
+		close(ctx->templates_fd);
+	free(ctx->ca);
+	free(ctx);
+}
+
+const ts_global_config *ts_ctx_config(const ts_ctx *ctx)
+{
+	return ctx ? ctx->cfg : NULL;
+}
+
+ts_store *ts_ctx_store(ts_ctx *ctx)
+{
+	return ctx ? ctx->store : NULL;
+}
+
+const char *ts_ctx_store_path(const ts_ctx *ctx)
+{
+	return ctx ? ctx->store_path : NULL;
+}
+
+const char *ts_ctx_templates_dir(const ts_ctx *ctx)
+{
+	return ctx ? ctx->templates_dir : NULL;
+}
+
+int ts_ctx_template_load(ts_template **out, ts_ctx *ctx, const char *name, ts_error *err)
+{
+	*out = NULL;
+	if (ctx == NULL)
+		return ts_error_set(err, TS_EINVAL, "no context");
+	return ts_template_load_at(out, ctx->templates_fd, ctx->templates_dir, name, err);
+}
+
+void ts_ctx_log(ts_ctx *ctx, ts_log_level level, const char *fmt, ...)
+{
+	char msg[TS_ERRMSG_MAX];
+	va_list ap;
+
+	if (ctx == NULL || ctx->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->log(ctx->log_arg, level, msg);
+}
+
+const void *ts_ctx_ca_blob(const ts_ctx *ctx, size_t *len)
+{
+	if (len)
+		*len = ctx && ctx->ca ? ctx->ca_len : 0;
+	return ctx ? ctx->ca : NULL;
+}
+
+/* Load the token's template (if any) through the context. */
+static int ctx_template(ts_template **out, ts_ctx *ctx, const ts_token_config *c, ts_error *err)
+{
+	ts_error sub;
+	int rc;
+
+	*out = NULL;
+	if (c->template_name == NULL)
+		return TS_OK;
+	if (ctx == NULL)
+		return ts_error_set(err, TS_EINVAL, "token '%s': no context to load template '%s'",
+				    c->name ? c->name : "?", c->template_name);
+	rc = ts_ctx_template_load(out, ctx, c->template_name, &sub);
+	if (rc != TS_OK)
+		return ts_error_set(err, rc, "token '%s': field 'template': %s", c->name ? c->name : "?",
+				    sub.msg);
+	return TS_OK;
+}
+
+int ts_token_resolve(ts_token_effective **out, ts_ctx *ctx, const ts_token_config *c, ts_error *err)
+{
+	ts_template *t = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ctx_template(&t, ctx, c, err)) != TS_OK)
+		return rc;
+	rc = ts_token_resolve_tpl(out, c, t, ctx && ctx->cfg ? ctx->cfg->refresh_margin : 300, true, err);
+	ts_template_free(t);
+	return rc;
+}
+
+int ts_token_config_check(ts_ctx *ctx, const ts_token_config *c, ts_error *err)
+{
+	ts_token_effective *e = NULL;
+	ts_template *t = NULL;
+	int rc;
+
+	if (c == NULL || c->name == NULL)
+		return ts_error_set(err, TS_EINVAL, "token configuration without a name");
+	if ((rc = ts_name_check(c->name, err)) != TS_OK)
+		return rc;
+	if (c->template_name == NULL)
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s': field 'template' is missing; choose one from: sasl-oauth2 templates",
+				    c->name);
+	if ((rc = ctx_template(&t, ctx, c, err)) != TS_OK)
+		return rc;
+	rc = ts_token_resolve_tpl(&e, c, t, ctx && ctx->cfg ? ctx->cfg->refresh_margin : 300, false, err);
+	ts_token_effective_free(e);
+	ts_template_free(t);
+	return rc;
+}
+
+int ts_ctx_token_effective(ts_token_effective **out, ts_ctx *ctx, const char *name, ts_error *err)
+{
+	ts_token_config *c = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ts_store_load_config(ts_ctx_store(ctx), name, &c, err)) != TS_OK)
+		return rc;
+	rc = ts_token_resolve(out, ctx, c, err);
+	ts_token_config_free(c);
+	return rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * resolve.c - from what the user wrote to what a grant needs: the token's
+ * value, else the template's (with {tenant} substituted), else the global
+ * configuration's; then every URL is checked and the required fields are
+ * enforced. Also ts_token_config_check(), the same without reading secrets.
+ *
+ * client_auth: an explicit token value wins; otherwise, with no client
+ * secret at all, the client is public ("none"), whatever the template says;
+ * otherwise the template's, else "basic" (RFC 6749 2.3.1).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ts_p.h"
+
+void ts_token_effective_free(ts_token_effective *e)
+{
+	if (e == NULL)
+		return;
+	free(e->name);
+	free(e->template_name);
+	free(e->user);
+	free(e->client_id);
+	ts_free_secret(e->client_secret);
+	free(e->tenant);
+	free(e->auth_url);
+	free(e->token_url);
+	free(e->device_url);
+	free(e->revoke_url);
+	free(e->redirect_uri);
+	ts_strlist_clear(&e->scope);
+	ts_servers_clear(&e->servers);
+	ts_kvlist_clear(&e->auth_params);
+	free(e);
+}
+
+/* Read client_secret_file: absolute, a regular file, not readable by others. */
+static int read_secret_file(char **out, const char *name, const char *path, ts_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	ts_error sub;
+	int rc;
+
+	*out = NULL;
+	if (path[0] != '/')
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s': field 'client_secret_file': '%s' is not an absolute path; give the full path",
+				    name, path);
+	rc = ts_file_read_st(&buf, &len, NULL, AT_FDCWD, NULL, path, TS_SECRET_FILE_MAX, true, false, &sub);
+	if (rc != TS_OK)
+		return ts_error_set(err, rc, "token '%s': field 'client_secret_file': %s", name, sub.msg);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+			   buf[len - 1] == '\t'))
+		buf[--len] = '\0';
+	if (len == 0 || strlen(buf) != len) {
+		ts_free_secret(buf);
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s': field 'client_secret_file': %s is empty or contains a NUL byte; put the client secret on one line",
+				    name, path);
+	}
+	*out = buf;
+	return TS_OK;
+}
+
+/* Effective URL: token value, else template value; substitute {tenant}; check. */
+static int pick_url(char **out, const char *name, const char *key, const char *mine,
+		    const char *tpl, const char *tenant, ts_error *err)
+{
+	const char *src = mine ? mine : tpl;
+	ts_error sub;
+	int rc;
+
+	*out = NULL;
+	if (src == NULL)
+		return TS_OK;
+	if ((rc = ts_template_subst(out, src, tenant, &sub)) != TS_OK)
+		return ts_error_set(err, rc, "token '%s': %s", name, sub.msg);
+	if ((rc = ts_url_check(*out, "", &sub)) != TS_OK)
+		return ts_error_set(err, rc, "token '%s': field '%s':%s", name, key, sub.msg);
+	return TS_OK;
+}
+
+int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, const ts_template *t,
+			 long global_margin, bool read_secret, ts_error *err)
+{
+	static const ts_template none;
+	ts_token_effective *e;
+	const char *name = c->name ? c->name : "?";
+	bool have_secret;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (t == NULL)
+		t = &none;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return ts_enomem(err);
+	if (ts_strdup_to(&e->name, c->name, NULL) || ts_strdup_to(&e->template_name, c->template_name, NULL) ||
+	    ts_strdup_to(&e->user, c->user, NULL) || ts_strdup_to(&e->client_id, c->client_id, NULL) ||
+	    ts_strdup_to(&e->tenant, c->tenant ? c->tenant : t->default_tenant, NULL) ||
+	    ts_strdup_to(&e->redirect_uri, c->redirect_uri, NULL)) {
+		rc = ts_enomem(err);
+		goto cleanup;
+	}
+	if (e->tenant != NULL) {
+		char why[256];
+
+		if (ts_check_tenant(e->tenant, why, sizeof(why)) != 0) {
+			rc = ts_error_set(err, TS_EINVAL, "token '%s': field 'tenant': %s", name, why);
+			goto cleanup;
+		}
+	}
+	if ((rc = pick_url(&e->auth_url, name, "auth_url", c->auth_url, t->auth_url, e->tenant, err)) ||
+	    (rc = pick_url(&e->token_url, name, "token_url", c->token_url, t->token_url, e->tenant, err)) ||
+	    (rc = pick_url(&e->device_url, name, "device_url", c->device_url, t->device_url, e->tenant, err)) ||
+	    (rc = pick_url(&e->revoke_url, name, "revoke_url", c->revoke_url, t->revoke_url, e->tenant, err)))
+		goto cleanup;
+	if (e->redirect_uri != NULL && (rc = ts_url_check(e->redirect_uri, "field 'redirect_uri':", NULL)) != TS_OK) {
+		rc = ts_error_set(err, TS_EINVAL,
+				  "token '%s': field 'redirect_uri' must be an https:// URL or a loopback http:// URL",
+				  name);
+		goto cleanup;
+	}
+	e->flow = c->flow ? c->flow : t->flow ? t->flow : TS_FLOW_AUTHORIZATION_CODE;
+	e->validity = c->validity ? c->validity : TS_VALIDITY_VALID;
+	e->notify = c->notify_set ? c->notify : TS_NOTIFY_ALL;
+	e->refresh_margin = c->refresh_margin >= 0 ? c->refresh_margin : global_margin;
+	e->refresh_token_rotates = t->refresh_token_rotates;
+	if (ts_strlist_copy(&e->scope, c->scope_set ? &c->scope : &t->scope) != TS_OK) {
+		rc = ts_enomem(err);
+		goto cleanup;
+	}
+	if (ts_strdup_to(&e->servers.imap, c->servers.imap ? c->servers.imap : t->servers.imap, NULL) ||
+	    ts_strdup_to(&e->servers.pop3, c->servers.pop3 ? c->servers.pop3 : t->servers.pop3, NULL) ||
+	    ts_strdup_to(&e->servers.smtp, c->servers.smtp ? c->servers.smtp : t->servers.smtp, NULL)) {
+		rc = ts_enomem(err);
+		goto cleanup;
+	}
+	if (ts_kvlist_copy(&e->auth_params, &t->auth_params) != TS_OK) {
+		rc = ts_enomem(err);
+		goto cleanup;
+	}
+	for (i = 0; i < c->auth_params.n; i++) {
+		if (ts_kvlist_set(&e->auth_params, c->auth_params.v[i].key, c->auth_params.v[i].value) != TS_OK) {
+			rc = ts_enomem(err);
+			goto cleanup;
+		}
+	}
+	/* The secret: inline, else from the file (only when asked to read it). */
+	if (c->client_secret != NULL) {
+		if ((rc = ts_strdup_to(&e->client_secret, c->client_secret, err)) != TS_OK)
+			goto cleanup;
+	} else if (c->client_secret_file != NULL && read_secret) {
+		if ((rc = read_secret_file(&e->client_secret, name, c->client_secret_file, err)) != TS_OK)
+			goto cleanup;
+	}
+	have_secret = c->client_secret != NULL || c->client_secret_file != NULL;
+	if (c->client_auth != TS_CLIENT_AUTH_UNSET) {
+		e->client_auth = c->client_auth;
+		if (e->client_auth != TS_CLIENT_AUTH_NONE && !have_secret) {
+			rc = ts_error_set(err, TS_EINVAL,
+					  "token '%s': field 'client_auth' is '%s' but no client secret is set; set client_secret_file (or client_secret), or client_auth: none for a public client",
+					  name, ts_client_auth_str(e->client_auth));
+			goto cleanup;
+		}
+	} else if (!have_secret) {
+		e->client_auth = TS_CLIENT_AUTH_NONE;
+	} else {
+		e->client_auth = t->client_auth ? t->client_auth : TS_CLIENT_AUTH_BASIC;
+	}
+	/* Required fields. */
+	if (e->client_id == NULL) {
+		rc = ts_error_set(err, TS_EINVAL,
+				  "token '%s': field 'client_id' is missing; set it to the application (client) id registered with the provider",
+				  name);
+		goto cleanup;
+	}
+	if (e->token_url == NULL) {
+		rc = ts_error_set(err, TS_EINVAL,
+				  "token '%s': field 'token_url' is missing; set token_url (the template '%s' has none)",
+				  name, c->template_name ? c->template_name : "(none)");
+		goto cleanup;
+	}
+	if (e->flow == TS_FLOW_AUTHORIZATION_CODE && e->auth_url == NULL) {
+		rc = ts_error_set(err, TS_EINVAL,
+				  "token '%s': field 'auth_url' is missing, and the authorization_code flow needs it; set auth_url or another flow",
+				  name);
+		goto cleanup;
+	}
+	if (e->flow == TS_FLOW_DEVICE_CODE && e->device_url == NULL) {
+		rc = ts_error_set(err, TS_EINVAL,
+				  "token '%s': field 'device_url' is missing, and the device_code flow needs it; set device_url or another flow",
+				  name);
+		goto cleanup;
+	}
+	if (e->flow == TS_FLOW_CLIENT_CREDENTIALS && !have_secret) {
+		rc = ts_error_set(err, TS_EINVAL,
+				  "token '%s': the client_credentials flow needs a client secret; set client_secret_file",
+				  name);
+		goto cleanup;
+	}
+	*out = e;
+	e = NULL;
+	rc = TS_OK;
+cleanup:
+	ts_token_effective_free(e);
+	return rc;
+}

@@ -1,0 +1,411 @@
+/*
+ * store_file.c - the file backend of the token store.
+ *
+ * Layout in the store directory (0700): <name>.yaml (configuration, 0600),
+ * <name>.state (JSON state, 0600), <name>.lock (lock file, kept on unlock
+ * because removing it would race with a waiter that already opened it),
+ * and temporaries .<name>.XXXXXXXXXXXX.tmp while a file is replaced.
+ *
+ * The directory is opened once; every access is relative to that
+ * descriptor, so the store works after chroot.
+ *
+ * Template changes: save_config refuses to replace an existing
+ * configuration whose template differs (TS_EINVAL). The template is
+ * permanent; to switch, remove the token and add (or import) it again.
+ * So `import --overwrite` of an entry with another template is refused by
+ * the store unless the importer removes the old token first.
+ */
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ts_p.h"
+
+typedef struct file_store {
+	int dirfd;
+} file_store;
+
+struct ts_lock {
+	int fd;
+	char *name;
+};
+
+static int dirfd_of(ts_store *st)
+{
+	return ((file_store *)st->priv)->dirfd;
+}
+
+static int file_list(ts_store *st, ts_strlist *out, ts_error *err)
+{
+	DIR *dir;
+	struct dirent *de;
+	int fd;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((fd = openat(dirfd_of(st), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ts_error_set(err, TS_EIO, "cannot read store directory %s: %s", st->location,
+				    strerror(errno));
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return ts_enomem(err);
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t n = strlen(de->d_name);
+		char *base;
+
+		if (de->d_name[0] == '.' || n <= 5 || !ts_has_suffix(de->d_name, ".yaml"))
+			continue;
+		if ((base = strndup(de->d_name, n - 5)) == NULL) {
+			closedir(dir);
+			ts_strlist_clear(out);
+			return ts_enomem(err);
+		}
+		if (ts_name_check(base, NULL) == TS_OK && ts_strlist_add(out, base) != TS_OK) {
+			free(base);
+			closedir(dir);
+			ts_strlist_clear(out);
+			return ts_enomem(err);
+		}
+		free(base);
+	}
+	closedir(dir);
+	ts_strlist_sort(out);
+	return TS_OK;
+}
+
+static int file_load_config(ts_store *st, const char *name, ts_token_config **out, ts_error *err)
+{
+	char file[TS_NAME_MAX + 8], path[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat sb;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	snprintf(file, sizeof(file), "%s.yaml", name);
+	ts_path_join(path, sizeof(path), st->location, file);
+	rc = ts_file_read_st(&buf, &len, &sb, dirfd_of(st), st->location, file, TS_FILE_MAX, false,
+			     true, err);
+	if (rc == TS_ENOTFOUND)
+		return ts_error_set(err, TS_ENOTFOUND,
+				    "token '%s' not found in store %s; create it with: sasl-oauth2 add %s --template TEMPLATE",
+				    name, st->location, name);
+	if (rc != TS_OK)
+		return rc;
+	if ((rc = ts_token_config_parse_named(out, buf, len, path, name, err)) != TS_OK)
+		goto cleanup;
+	if ((*out)->client_secret != NULL && (rc = ts_perm_check_file(&sb, path, true, err)) != TS_OK) {
+		ts_token_config_free(*out);
+		*out = NULL;
+	}
+cleanup:
+	ts_free_secret(buf);
+	return rc;
+}
+
+static int file_save_config(ts_store *st, const ts_token_config *c, ts_error *err)
+{
+	ts_token_config *old = NULL;
+	char file[TS_NAME_MAX + 8];
+	char *text = NULL;
+	ts_error sub;
+	int rc;
+
+	if ((rc = ts_name_check(c->name, err)) != TS_OK)
+		return rc;
+	rc = file_load_config(st, c->name, &old, &sub);
+	if (rc == TS_OK) {
+		const char *a = old->template_name ? old->template_name : "";
+		const char *b = c->template_name ? c->template_name : "";
+
+		if (strcmp(a, b) != 0) {
+			rc = ts_error_set(err, TS_EINVAL,
+					  "token '%s': field 'template' is permanent: the saved token uses '%s', not '%s'; remove the token first (sasl-oauth2 remove %s) and add it again",
+					  c->name, a, b, c->name);
+			goto cleanup;
+		}
+	} else if (rc != TS_ENOTFOUND) {
+		/* An unreadable old file must not hide a template change; say why. */
+		if (rc == TS_EPERM || rc == TS_EIO) {
+			if (err)
+				*err = sub;
+			goto cleanup;
+		}
+	}
+	snprintf(file, sizeof(file), "%s.yaml", c->name);
+	if ((rc = ts_token_config_emit(&text, c, true, err)) != TS_OK)
+		goto cleanup;
+	rc = ts_file_write_atomic(dirfd_of(st), st->location, file, text, strlen(text), err);
+cleanup:
+	ts_free_secret(text);
+	ts_token_config_free(old);
+	return rc;
+}
+
+static int file_load_state(ts_store *st, const char *name, ts_state **out, ts_error *err)
+{
+	char file[TS_NAME_MAX + 8], path[4096];
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	snprintf(file, sizeof(file), "%s.state", name);
+	ts_path_join(path, sizeof(path), st->location, file);
+	rc = ts_file_read_st(&buf, &len, NULL, dirfd_of(st), st->location, file, TS_FILE_MAX, true,
+			     true, err);
+	if (rc == TS_ENOTFOUND)
+		return ts_error_set(err, TS_ENOTFOUND,
+				    "token '%s' has no state yet (never authorized); run: sasl-oauth2 authorize %s",
+				    name, name);
+	if (rc != TS_OK)
+		return rc;
+	rc = ts_state_parse(out, buf, len, path, err);
+	ts_free_secret(buf);
+	return rc;
+}
+
+static int file_save_state(ts_store *st, const char *name, ts_state *s, ts_error *err)
+{
+	char file[TS_NAME_MAX + 8];
+	char *text = NULL;
+	int rc;
+
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	snprintf(file, sizeof(file), "%s.state", name);
+	s->generation++;
+	if ((rc = ts_state_emit(&text, s, err)) != TS_OK) {
+		s->generation--;
+		return rc;
+	}
+	rc = ts_file_write_atomic(dirfd_of(st), st->location, file, text, strlen(text), err);
+	if (rc != TS_OK)
+		s->generation--;
+	ts_free_secret(text);
+	return rc;
+}
+
+/* One non-blocking attempt; 0 taken, 1 busy, -1 error (errno set). */
+static int try_lock(int fd)
+{
+#ifdef F_OFD_SETLK
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return 1;
+	if (errno != EINVAL)
+		return -1;
+	/* Kernel without OFD locks: flock has the same per-open semantics. */
+#endif
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+static int file_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out, ts_error *err)
+{
+	char file[TS_NAME_MAX + 8], path[4096];
+	struct timespec start, now;
+	struct stat sb;
+	ts_lock *lk = NULL;
+	int fd = -1, rc, r;
+	long waited_ms;
+
+	*out = NULL;
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	snprintf(file, sizeof(file), "%s.lock", name);
+	ts_path_join(path, sizeof(path), st->location, file);
+	fd = openat(dirfd_of(st), file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return ts_error_set(err, errno == ELOOP ? TS_EPERM : TS_EIO,
+				    "cannot open lock file %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = ts_error_set(err, TS_EPERM, "lock file %s is not a regular file; remove it", path);
+		goto cleanup;
+	}
+	if (sb.st_uid == geteuid() && (sb.st_mode & 07777) != 0600)
+		(void)fchmod(fd, 0600);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		r = try_lock(fd);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			rc = ts_error_set(err, TS_EIO, "cannot lock %s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited_ms >= timeout_ms) {
+			rc = ts_error_set(err, TS_ELOCKED,
+					  "token '%s' is locked by another process (lock file %s) and was not released within %d ms; try again, or check for a hung sasl-oauth2 process",
+					  name, path, timeout_ms);
+			goto cleanup;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if ((lk = calloc(1, sizeof(*lk))) == NULL || (lk->name = strdup(name)) == NULL) {
+		free(lk);
+		lk = NULL;
+		rc = ts_enomem(err);
+		goto cleanup;
+	}
+	lk->fd = fd;
+	fd = -1;
+	*out = lk;
+	rc = TS_OK;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void file_unlock(ts_lock *lk)
+{
+	if (lk == NULL)
+		return;
+	/* Closing the only descriptor of the open file description drops the lock. */
+	close(lk->fd);
+	free(lk->name);
+	free(lk);
+}
+
+static int file_remove(ts_store *st, const char *name, ts_error *err)
+{
+	static const char *const sfx[] = { ".yaml", ".state", ".lock" };
+	char file[TS_NAME_MAX + 8], path[4096];
+	bool any = false;
+	size_t i;
+	int rc;
+
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(file, sizeof(file), "%s%s", name, sfx[i]);
+		if (unlinkat(dirfd_of(st), file, 0) == 0) {
+			any = true;
+		} else if (errno != ENOENT) {
+			ts_path_join(path, sizeof(path), st->location, file);
+			return ts_error_set(err, errno == EACCES || errno == EPERM ? TS_EPERM : TS_EIO,
+					    "cannot remove %s: %s", path, strerror(errno));
+		}
+	}
+	if (!any)
+		return ts_error_set(err, TS_ENOTFOUND, "token '%s' not found in store %s", name,
+				    st->location);
+	(void)fsync(dirfd_of(st));
+	return TS_OK;
+}
+
+static void file_close(ts_store *st)
+{
+	file_store *fs;
+
+	if (st == NULL)
+		return;
+	fs = st->priv;
+	if (fs != NULL && fs->dirfd >= 0)
+		close(fs->dirfd);
+	free(fs);
+	free(st->location);
+	free(st);
+}
+
+static const ts_backend file_backend = {
+	.name = "file",
+	.list = file_list,
+	.load_config = file_load_config,
+	.save_config = file_save_config,
+	.load_state = file_load_state,
+	.save_state = file_save_state,
+	.lock = file_lock,
+	.unlock = file_unlock,
+	.remove = file_remove,
+	.close = file_close,
+};
+
+int ts_store_open_file(ts_store **out, const char *dir, unsigned flags, ts_error *err)
+{
+	ts_store *st = NULL;
+	file_store *fs = NULL;
+	struct stat sb;
+	int fd = -1, rc;
+
+	*out = NULL;
+	if (dir == NULL || *dir == '\0')
+		return ts_error_set(err, TS_EINVAL, "no store directory given; use --store DIR or SASL_OAUTH2_STORE");
+	if (flags & TS_STORE_CREATE) {
+		if ((rc = ts_mkdir_p(dir, err)) != TS_OK)
+			return rc;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return ts_error_set(err, TS_ENOTFOUND,
+					    "store directory %s does not exist; create it with: sasl-oauth2 --store %s add NAME ..., or mkdir -m 700 %s",
+					    dir, dir, dir);
+		if (errno == ENOTDIR)
+			return ts_error_set(err, TS_EPERM, "store %s is not a directory", dir);
+		return ts_error_set(err, errno == EACCES ? TS_EPERM : TS_EIO,
+				    "cannot open store directory %s: %s", dir, strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0) {
+		rc = ts_error_set(err, TS_EIO, "cannot stat %s: %s", dir, strerror(errno));
+		goto cleanup;
+	}
+	if ((rc = ts_perm_check_dir(&sb, dir, err)) != TS_OK)
+		goto cleanup;
+	if ((st = calloc(1, sizeof(*st))) == NULL || (fs = calloc(1, sizeof(*fs))) == NULL ||
+	    (st->location = strdup(dir)) == NULL) {
+		rc = ts_enomem(err);
+		goto cleanup;
+	}
+	fs->dirfd = fd;
+	fd = -1;
+	st->ops = &file_backend;
+	st->priv = fs;
+	*out = st;
+	st = NULL;
+	fs = NULL;
+	rc = TS_OK;
+cleanup:
+	if (st != NULL) {
+		free(st->location);
+		free(st);
+	}
+	free(fs);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The store directory's descriptor, for the context and tests. */
+int ts_store_file_dirfd(ts_store *st)
+{
+	if (st == NULL || st->ops != &file_backend)
+		return -1;
+	return dirfd_of(st);
+}
