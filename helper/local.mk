@@ -1,4 +1,15 @@
 # helper/local.mk - the sasl-oauth2 command line helper.
 bin_PROGRAMS += sasl-oauth2
-sasl_oauth2_SOURCES =
-sasl_oauth2_LDADD = libtokenstore.la
+sasl_oauth2_SOURCES = \
+	helper/cli.h \
+	helper/main.c \
+	helper/cli_util.c \
+	helper/cmd_manage.c \
+	helper/cmd_io.c \
+	helper/cmd_auth.c \
+	helper/loopback.c \
+	helper/cmd_token.c \
+	helper/cmd_status.c \
+	helper/cmd_doctor.c
+sasl_oauth2_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SASL_CFLAGS)
+sasl_oauth2_LDADD = libtokenstore.la $(JSONC_LIBS) $(SASL_LIBS)

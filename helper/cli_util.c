@@ -1,0 +1,457 @@
+/*
+ * cli_util.c - the helper's small shared pieces: option parsing, the one
+ * error line per failure, reading secrets from files or stdin (wiped
+ * afterwards), atomic output files, time formatting and opening the
+ * tokenstore context.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---------------------------------------------------------------------- */
+/* Error lines                                                              */
+
+/* Replace control characters so that one message is one line. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+static void vprint_line(const char *name, const char *fmt, va_list ap)
+{
+	char msg[TS_ERRMSG_MAX * 2];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	one_line(msg);
+	if (name && *name)
+		fprintf(stderr, "%s: %s: %s\n", CLI_PROG, name, msg);
+	else
+		fprintf(stderr, "%s: %s\n", CLI_PROG, msg);
+	fflush(stderr);
+}
+
+int cli_err(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprint_line(name, fmt, ap);
+	va_end(ap);
+	return CLI_EXIT_FAIL;
+}
+
+void cli_warn(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprint_line(name, fmt, ap);
+	va_end(ap);
+}
+
+int cli_err_ts(const char *name, const char *what, const ts_error *err)
+{
+	const char *msg = err && err->msg[0] ? err->msg : ts_code_str(err ? err->code : TS_ERR);
+
+	if (what && *what)
+		return cli_err(name, "%s: %s", what, msg);
+	return cli_err(name, "%s", msg);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[TS_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	one_line(msg);
+	if (cmd)
+		fprintf(stderr, "%s: %s: %s; see: %s %s --help\n", CLI_PROG, cmd, msg, CLI_PROG, cmd);
+	else
+		fprintf(stderr, "%s: %s; see: %s --help\n", CLI_PROG, msg, CLI_PROG);
+	return CLI_EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Option parsing                                                           */
+
+int cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv, const cli_opt *opts)
+{
+	memset(p, 0, sizeof *p);
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	p->i = 1;
+	p->opts = opts;
+	p->pos = calloc((size_t)argc + 1, sizeof *p->pos);
+	return p->pos ? 0 : -1;
+}
+
+void cli_parser_free(cli_parser *p)
+{
+	free(p->pos);
+	p->pos = NULL;
+}
+
+static int print_help(const cli_parser *p)
+{
+	const cli_cmd *c = cli_cmd_find(p->cmd);
+
+	if (c && c->help)
+		fputs(c->help, stdout);
+	fflush(stdout);
+	return CLI_OPT_HELP;
+}
+
+int cli_parser_next(cli_parser *p)
+{
+	while (p->i < p->argc) {
+		char *a = p->argv[p->i++];
+		const cli_opt *o;
+
+		p->arg = NULL;
+		if (p->only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
+			p->pos[p->npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			p->only_pos = true;
+			continue;
+		}
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			return print_help(p);
+		if (a[1] == '-') {
+			const char *name = a + 2;
+			const char *eq = strchr(name, '=');
+			size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+
+			for (o = p->opts; o && o->name; o++)
+				if (strlen(o->name) == nl && strncmp(o->name, name, nl) == 0)
+					break;
+			if (!o || !o->name) {
+				cli_usage_error(p->cmd, "unknown option '--%.*s'", (int)nl, name);
+				return CLI_OPT_ERR;
+			}
+			if (!o->has_arg) {
+				if (eq) {
+					cli_usage_error(p->cmd, "option '--%s' takes no value", o->name);
+					return CLI_OPT_ERR;
+				}
+				return o->id;
+			}
+			if (eq) {
+				p->arg = eq + 1;
+				return o->id;
+			}
+			if (p->i >= p->argc) {
+				cli_usage_error(p->cmd, "option '--%s' needs a value", o->name);
+				return CLI_OPT_ERR;
+			}
+			p->arg = p->argv[p->i++];
+			return o->id;
+		}
+		/* a short option, alone ("-o FILE" or "-oFILE") */
+		for (o = p->opts; o && o->name; o++)
+			if (o->short_name && o->short_name == a[1])
+				break;
+		if (!o || !o->name || (!o->has_arg && a[2] != '\0')) {
+			cli_usage_error(p->cmd, "unknown option '%s'", a);
+			return CLI_OPT_ERR;
+		}
+		if (!o->has_arg)
+			return o->id;
+		if (a[2] != '\0') {
+			p->arg = a + 2;
+			return o->id;
+		}
+		if (p->i >= p->argc) {
+			cli_usage_error(p->cmd, "option '-%c' needs a value", o->short_name);
+			return CLI_OPT_ERR;
+		}
+		p->arg = p->argv[p->i++];
+		return o->id;
+	}
+	return CLI_OPT_END;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Time                                                                     */
+
+const char *cli_fmt_time(char *buf, size_t size, int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm)) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	if (strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+	return buf;
+}
+
+const char *cli_fmt_rel(char *buf, size_t size, int64_t t, int64_t now)
+{
+	int64_t d = t - now;
+	int64_t a = d < 0 ? -d : d;
+	char amount[32];
+
+	if (a < 60)
+		snprintf(amount, sizeof amount, "%llds", (long long)a);
+	else if (a < 3600)
+		snprintf(amount, sizeof amount, "%lldm", (long long)(a / 60));
+	else if (a < 2 * 86400)
+		snprintf(amount, sizeof amount, "%lldh%02lldm", (long long)(a / 3600),
+			 (long long)(a % 3600 / 60));
+	else
+		snprintf(amount, sizeof amount, "%lldd", (long long)(a / 86400));
+	if (d == 0)
+		snprintf(buf, size, "now");
+	else if (d > 0)
+		snprintf(buf, size, "in %s", amount);
+	else
+		snprintf(buf, size, "%s ago", amount);
+	return buf;
+}
+
+const char *cli_fmt_when(char *buf, size_t size, int64_t t, int64_t now)
+{
+	char a[64], r[64];
+
+	if (t <= 0) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	snprintf(buf, size, "%s (%s)", cli_fmt_time(a, sizeof a, t), cli_fmt_rel(r, sizeof r, t, now));
+	return buf;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files                                                                    */
+
+/* Read everything from fd, at most max bytes; NUL-terminated. */
+static int read_fd(char **out, size_t *outlen, int fd, const char *what, size_t max, ts_error *err)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+	int rc = TS_OK;
+
+	if (!buf)
+		return ts_error_set(err, TS_ENOMEM, "%s: out of memory", what);
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap * 2;
+			char *nb;
+
+			if (cap >= max + 1) {
+				rc = ts_error_set(err, TS_EINVAL, "%s: larger than %zu bytes; use a smaller file", what, max);
+				goto cleanup;
+			}
+			nb = malloc(ncap + 1);
+			if (!nb) {
+				rc = ts_error_set(err, TS_ENOMEM, "%s: out of memory", what);
+				goto cleanup;
+			}
+			memcpy(nb, buf, len);
+			ts_wipe(buf, len);
+			free(buf);
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = ts_error_set(err, TS_EIO, "%s: cannot read: %s", what, strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			rc = ts_error_set(err, TS_EINVAL, "%s: larger than %zu bytes; use a smaller file", what, max);
+			goto cleanup;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	if (outlen)
+		*outlen = len;
+	buf = NULL;
+cleanup:
+	if (buf) {
+		ts_wipe(buf, cap);
+		free(buf);
+	}
+	return rc;
+}
+
+/* Open `path` for reading a possibly secret file: regular, and when
+ * `secret`, not accessible to group/others. */
+static int open_checked(int *out, const char *path, bool secret, ts_error *err)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return ts_error_set(err, errno == ENOENT ? TS_ENOTFOUND : errno == EACCES ? TS_EPERM : TS_EIO,
+				    "cannot open '%s': %s; check the path", path, strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		int e = errno;
+		close(fd);
+		return ts_error_set(err, TS_EIO, "cannot stat '%s': %s", path, strerror(e));
+	}
+	if (!S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+		close(fd);
+		return ts_error_set(err, TS_EINVAL, "'%s' is not a regular file; give a file or '-' for stdin", path);
+	}
+	if (secret && S_ISREG(sb.st_mode) && (sb.st_mode & 077)) {
+		close(fd);
+		return ts_error_set(err, TS_EPERM,
+				    "secret file '%s' is accessible by group or others (mode %03o); run: chmod 600 '%s'",
+				    path, (unsigned)(sb.st_mode & 0777), path);
+	}
+	*out = fd;
+	return TS_OK;
+}
+
+int cli_read_secret(char **out, const char *path, ts_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = -1, rc;
+	const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		rc = open_checked(&fd, path, true, err);
+		if (rc != TS_OK)
+			return rc;
+	}
+	rc = read_fd(&buf, &len, fd, what, 64 * 1024, err);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (rc != TS_OK)
+		return rc;
+	/* The secret is the first line, without trailing white space. */
+	{
+		char *nl = strpbrk(buf, "\r\n");
+		size_t n;
+
+		if (nl) {
+			n = strlen(nl);
+			ts_wipe(nl, n);
+		}
+		n = strlen(buf);
+		while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+			buf[--n] = '\0';
+		if (n == 0) {
+			ts_free_secret(buf);
+			return ts_error_set(err, TS_EINVAL, "the client secret read from %s is empty; put the secret on the first line", what);
+		}
+	}
+	*out = buf;
+	return TS_OK;
+}
+
+int cli_read_file(char **out, size_t *outlen, const char *path, size_t max, ts_error *err)
+{
+	int fd = -1, rc;
+	const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
+
+	if (strcmp(path, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else {
+		rc = open_checked(&fd, path, false, err);
+		if (rc != TS_OK)
+			return rc;
+	}
+	rc = read_fd(out, outlen, fd, what, max, err);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+int cli_write_file_atomic(const char *path, const char *buf, size_t len, ts_error *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *base;
+	int dfd, rc;
+
+	if (slash) {
+		size_t dl = (size_t)(slash - path);
+
+		if (dl == 0)
+			dl = 1;     /* "/file" */
+		if (dl >= sizeof dir)
+			return ts_error_set(err, TS_EINVAL, "path '%s' is too long", path);
+		memcpy(dir, path, dl);
+		dir[dl] = '\0';
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof dir, ".");
+		base = path;
+	}
+	if (!*base)
+		return ts_error_set(err, TS_EINVAL, "'%s' names a directory; give a file name", path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return ts_error_set(err, TS_EIO, "cannot open directory '%s': %s", dir, strerror(errno));
+	rc = ts_file_write_atomic(dfd, dir, base, buf, len, err);
+	close(dfd);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Context                                                                  */
+
+static void cli_log(void *arg, ts_log_level level, const char *msg)
+{
+	const cli_global *g = arg;
+	static const char *names[] = { "error", "warning", "info", "debug" };
+
+	if (!g || !g->verbose)
+		return;
+	if ((int)level > TS_LOG_INFO && g->verbose < 2)
+		return;
+	fprintf(stderr, "%s: %s: %s\n", CLI_PROG,
+		(unsigned)level < 4 ? names[level] : "log", msg);
+}
+
+int cli_ctx_open(ts_ctx **out, const cli_global *g, unsigned store_flags, const char *name)
+{
+	ts_open_opts o;
+	ts_error err = { 0 };
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.config_path = g->config_path;
+	o.store_dir = g->store_dir;
+	o.store_flags = store_flags;
+	o.log = cli_log;
+	o.log_arg = (void *)g;
+	rc = ts_ctx_open(out, &o, &err);
+	if (rc != TS_OK)
+		return cli_err_ts(name, "cannot open the token store", &err);
+	return CLI_EXIT_OK;
+}
