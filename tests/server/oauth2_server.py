@@ -11,7 +11,27 @@
 # holds token, secret, code or verifier values.
 #
 # Python 3 standard library only.  Binds 127.0.0.1, exits by itself after
-# --max-seconds.
+# --max-seconds.  The contract is in briefs/COMMON.md ("The test OAuth2
+# server"); beyond it this server offers:
+#   flags   --device-expires S (600), --code-ttl S (60),
+#           --client-mailbox M (client_credentials user, alice@example.test)
+#   control "device_interval", "device_expires", "client_mailbox",
+#           "authorize": "allow" (cancel pending denials), "fault" may be a
+#           list of fault objects; unknown keys are refused with 400
+#   client  special:client / s3cr:t+with/%&=chars (basic and post), to
+#           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials
+#   GET /device (HTML form), GET /.well-known/oauth-authorization-server
+# Fault semantics: hang/500/503/malformed/oversized/invalid_grant/
+# invalid_client/slow_down/no_access_token/bad_token_type/html answer
+# without touching state (no code consumed, no refresh token rotated);
+# delay/negative_expires/huge_expires process the request normally
+# (refresh tokens do rotate) and then answer (with expires_in changed).
+# slow_down only matches device-code polls and also adds 5 s to that
+# device code's interval.  Default seconds: hang 120, delay 5.
+# Deliberate strictness: PKCE "plain" is refused (S256 only); refresh
+# tokens are never active at /introspect; revocation needs client
+# authentication and refuses tokens of another client; the first device
+# poll is never slow_down, later ones are when sooner than the interval.
 
 import argparse
 import base64
@@ -25,6 +45,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -400,7 +421,11 @@ class Handler(BaseHTTPRequestHandler):
                         "fault": fault_kind})
                 return
         if r is None:
-            r = self.route(method, path, ctype, form_err)
+            try:
+                r = self.route(method, path, ctype, form_err)
+            except Exception:  # a bug here must not look like a hang
+                traceback.print_exc()
+                r = oauth_error(500, "server_error", "internal error")
             if fault_kind in ("negative_expires", "huge_expires") and \
                     r.status == 200 and path == "/token":
                 obj = json.loads(r.body)

@@ -24,19 +24,13 @@ req() {
 }
 # token CURL-ARGS...: POST a form to /token.
 token() { req /token "$@"; }
-# jget KEY: a top-level field of the JSON body ("" when absent, INVALID
-# when the body is not JSON).
+# jget KEY: a top-level scalar field of the (flat, one-line) JSON body, ""
+# when absent.  sed rather than python: this runs a few hundred times.
 jget() {
-	"$PYTHON3" -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-except Exception:
-    print("INVALID"); sys.exit(0)
-v = d.get(sys.argv[2]) if isinstance(d, dict) else None
-print("" if v is None else (json.dumps(v) if isinstance(v, bool) else v))' \
-		"$T/body" "$1"
+	sed -n 's/.*"'"$1"'": *\("\([^"]*\)"\|\([^,}]*\)\).*/\2\3/p' "$T/body" | head -n 1
 }
+# json_ok: the body parses as JSON.
+json_ok() { "$PYTHON3" -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/body" 2>/dev/null; }
 keep() { [ -n "$1" ] && printf '%s\n' "$1" >>"$SECRETS"; }
 hdr() { tr -d '\r' <"$T/hdr" | grep -i "^$1:" | head -n 1 | sed 's/^[^:]*: *//'; }
 # expect DESC STATUS [ERROR]: assert the last answer.
@@ -47,11 +41,12 @@ expect() {
 }
 # pkce: sets VERIFIER and CHALLENGE (S256).
 pkce() {
-	VERIFIER=$("$PYTHON3" -c 'import secrets; print(secrets.token_urlsafe(48))')
-	CHALLENGE=$(printf %s "$VERIFIER" | "$PYTHON3" -c '
-import sys, hashlib, base64
-d = hashlib.sha256(sys.stdin.read().encode()).digest()
-print(base64.urlsafe_b64encode(d).rstrip(b"=").decode())')
+	set -- $("$PYTHON3" -c '
+import secrets, hashlib, base64
+v = secrets.token_urlsafe(48)
+d = hashlib.sha256(v.encode()).digest()
+print(v, base64.urlsafe_b64encode(d).rstrip(b"=").decode())')
+	VERIFIER=$1 CHALLENGE=$2
 	keep "$VERIFIER"
 }
 # authorize CLIENT [extra curl args]: GET /authorize with PKCE, sets LOC
@@ -339,7 +334,7 @@ cc; A=$HTTP; cc; B=$HTTP; cc
 oauth_control '{"fault": {"kind": "503"}}'; cc
 [ "$HTTP" = 503 ] && ok "503 fault" || not_ok "503 fault"
 oauth_control '{"fault": {"kind": "malformed"}}'; cc
-[ "$HTTP $(jget error)" = "200 INVALID" ] && ok "malformed fault is 200 with invalid JSON" || not_ok "malformed fault"
+[ "$HTTP" = 200 ] && ! json_ok && ok "malformed fault is 200 with invalid JSON" || not_ok "malformed fault"
 oauth_control '{"fault": {"kind": "oversized"}}'; cc
 SZ=$(wc -c <"$T/body")
 [ "$HTTP" = 200 ] && [ "$SZ" -gt 2097152 ] && ok "oversized fault is larger than 2 MiB" || not_ok "oversized ($SZ)"
