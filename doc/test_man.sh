@@ -106,7 +106,12 @@ if [ -x "$HELPER" ]; then
 			not_ok "sasl-oauth2 --help lists the command '$c'"
 		fi
 	done
-	# Every long option the helper admits to is documented.
+	# Every long option the helper admits to, in the summary or in a
+	# command's own help, is documented.
+	for c in $COMMANDS; do
+		"$HELPER" "$c" --help >>"$T/help.out" 2>&1 ||
+			diag "sasl-oauth2 $c --help exited non-zero"
+	done
 	plain="$T/man1.txt"
 	sed 's/\\-/-/g' "$man1" >"$plain"
 	for o in $(grep -o -- '--[a-z][a-z-]*' "$T/help.out" | sort -u); do
