@@ -107,12 +107,18 @@ static int plug_new(void *glob_context, sasl_client_params_t *params, void **con
 		    mech_kind kind)
 {
 	plug_glob *glob = glob_context;
+	int rc = TS_OK;
 
-	if (glob->ctx == NULL && plug_ctx_ensure(glob, params->utils) != TS_OK) {
+	if (glob->ctx == NULL) {
+		plug_log_set_conn(params->utils);
+		rc = plug_ctx_ensure(glob, params->utils);
+		plug_log_set_conn(NULL);
+	}
+	if (rc != TS_OK) {
 		params->utils->seterror(params->utils->conn, 0,
 					"%s: sasl-oauth2 token store unavailable: %s",
 					mech_names[kind], glob->open_msg);
-		return plug_ts_to_sasl(glob->open_code) == SASL_NOMEM ? SASL_NOMEM : SASL_FAIL;
+		return rc == TS_ENOMEM ? SASL_NOMEM : SASL_FAIL;
 	}
 	return mech_conn_new(glob, kind, params, conn_context);
 }
