@@ -1,1 +1,5 @@
-# tests/cli build fragment
+# tests/cli/local.mk - TAP shell tests of the sasl-oauth2 helper.
+TESTS += \
+	tests/cli/test_manage.sh \
+	tests/cli/test_export.sh \
+	tests/cli/test_flows.sh
