@@ -214,8 +214,14 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 
 		memset(&err, 0, sizeof err);
 		if (ts_token_config_check(ctx, e->config, &err) != TS_OK) {
-			rc = cli_err(NULL, "cannot import: %s:%d:%d: token '%s': %s; nothing was imported",
-				     origin, e->line, e->column, e->config->name ? e->config->name : "?", err.msg);
+			/* The library's message usually names the token already. */
+			if (strncmp(err.msg, "token '", 7) == 0)
+				rc = cli_err(NULL, "cannot import: %s:%d:%d: %s; nothing was imported",
+					     origin, e->line, e->column, err.msg);
+			else
+				rc = cli_err(NULL, "cannot import: %s:%d:%d: token '%s': %s; nothing was imported",
+					     origin, e->line, e->column,
+					     e->config->name ? e->config->name : "?", err.msg);
 			goto cleanup;
 		}
 		if (ts_store_load_config(ts_ctx_store(ctx), e->config->name, &old, &err) == TS_OK ||
