@@ -201,6 +201,8 @@ userdb {
 }
 mail_location = maildir:~/Maildir
 first_valid_uid = 100
+# test_herd.sh logs in 20 times at once as one user from one address.
+mail_max_userip_connections = 100
 $_dv_extra
 submission_relay_host = 127.0.0.1
 submission_relay_port = $SINK_PORT
@@ -309,14 +311,18 @@ EOF
 token_add() {
 	_tn=$1 _tu=$2; shift 2
 	store_init
+	# TOKEN_SECRET_STDIN=1: the secret is read from stdin and kept in the
+	# store instead of being referenced by path.
+	_tsf="$T/client-secret"
+	[ -n "${TOKEN_SECRET_STDIN:-}" ] && _tsf=-
 	if ! so2 add "$_tn" --template generic --user "$_tu" \
-		--client-id "$TEST_CLIENT_ID" --client-secret-file "$T/client-secret" \
+		--client-id "$TEST_CLIENT_ID" --client-secret-file "$_tsf" \
 		--set "auth_url=$OAUTH_URL/authorize" \
 		--set "token_url=$OAUTH_URL/token" \
 		--set "revoke_url=$OAUTH_URL/revoke" \
 		--set "device_url=$OAUTH_URL/device_authorization" \
 		--set "auth_params.login_hint=$_tu" \
-		"$@" >"$T/token_add.out" 2>&1; then
+		"$@" <"$T/client-secret" >"$T/token_add.out" 2>&1; then
 		diag "sasl-oauth2 add $_tn failed:" "$(cat "$T/token_add.out")"
 		return 1
 	fi
@@ -336,4 +342,32 @@ with open(sys.argv[1]) as f:
     v = json.load(f).get(sys.argv[2])
 print("" if v is None else v)
 ' "$STORE/$1.state" "$2"
+}
+
+# ---------------------------------------------------------------- clients
+# tcp_record_start TARGET_PORT: a recording relay in front of TARGET_PORT;
+# sets REC_PORT and REC_DIR (conn-N.c2s / conn-N.s2c per connection).
+tcp_record_start() {
+	_rn=${_rn:-0}; _rn=$((_rn + 1))
+	REC_DIR="$T/rec$_rn"
+	mkdir -p "$REC_DIR"
+	"$PYTHON3" "$top_srcdir/tests/integration/tcp_record.py" \
+		--port-file "$REC_DIR.port" --target "$1" --dir "$REC_DIR" \
+		--max-seconds "${IT_MAX_SECONDS:-600}" >>"$T/rec.out" 2>&1 &
+	_rpid=$!
+	at_exit "kill $_rpid 2>/dev/null; wait $_rpid 2>/dev/null"
+	wait_for_file "$REC_DIR.port" 10 || return 1
+	REC_PORT=$(cat "$REC_DIR.port")
+}
+
+# cyrus_client TOOL PORT MECH OUT [ARGS...]: run imtest/pop3test/smtptest
+# (verbose) against 127.0.0.1:PORT as $TEST_USER (or $CLIENT_AUTHNAME) with MECH through the built
+# plugin; stdin is passed on; output (both streams) goes to OUT. Succeeds
+# when the client says "Authenticated.".
+cyrus_client() {
+	_cc_tool=$1 _cc_port=$2 _cc_mech=$3 _cc_out=$4; shift 4
+	SASL_PATH="$PLUGIN_DIR" timeout "${CLIENT_TIMEOUT:-30}" "$_cc_tool" -v \
+		-p "$_cc_port" -m "$_cc_mech" -a "${CLIENT_AUTHNAME:-$TEST_USER}" "$@" 127.0.0.1 \
+		>"$_cc_out" 2>&1
+	grep -q '^Authenticated\.' "$_cc_out"
 }

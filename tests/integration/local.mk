@@ -2,4 +2,15 @@
 # 127.0.0.1: Dovecot (IMAP, POP3, submission), Postfix, mbsync and the Cyrus
 # test clients, all logging in through the built plugin with tokens from the
 # test OAuth2 server.
-EXTRA_DIST += tests/integration/env.sh tests/integration/smtp_sink.py
+TESTS += \
+	tests/integration/test_imtest.sh \
+	tests/integration/test_refresh.sh \
+	tests/integration/test_mbsync.sh \
+	tests/integration/test_postfix.sh \
+	tests/integration/test_herd.sh \
+	tests/integration/test_valgrind.sh
+EXTRA_DIST += \
+	tests/integration/env.sh \
+	tests/integration/smtp_sink.py \
+	tests/integration/tcp_record.py \
+	tests/integration/valgrind.supp

@@ -1,0 +1,185 @@
+#!/bin/sh
+# tests/integration/test_postfix.sh - a private Postfix instance relays mail
+# to the private Dovecot's submission service, logging in with XOAUTH2
+# through the plugin from a chrooted smtp(8) with nothing copied into the
+# chroot; the message must reach the SMTP sink behind Dovecot. A second
+# token whose access token expired makes the chrooted smtp(8) refresh.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/integration/env.sh"
+. "$top_srcdir/tests/server/server.sh"
+
+it_require "$DOVECOT" /usr/sbin/postfix /usr/sbin/postconf /usr/lib/postfix/sbin/master
+it_require_built
+if [ "$(id -u)" -ne 0 ]; then
+	skip_all "a private Postfix instance with a chrooted smtp(8) needs root"
+fi
+id postfix >/dev/null 2>&1 || skip_all "the postfix user does not exist (run tools/install-deps)"
+
+oauth_server_start --max-seconds 300 || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }
+dovecot_start || { not_ok "private Dovecot starts"; done_testing; exit 1; }
+
+# The relay's store: the secret goes inline (stdin), since a chrooted
+# smtp(8) cannot open a client_secret_file by path.
+TOKEN_SECRET_STDIN=1 token_add alice "$TEST_USER" ||
+	{ not_ok "token 'alice' authorized"; done_testing; exit 1; }
+ok "token 'alice' authorized"
+# 'short' gets a 3 s access token: its first use must refresh in the chroot.
+oauth_control '{"access_ttl": 3}' >/dev/null
+TOKEN_SECRET_STDIN=1 token_add short "$TEST_USER" --set refresh_margin=1 ||
+	{ not_ok "token 'short' authorized"; done_testing; exit 1; }
+oauth_control '{"access_ttl": 3600}' >/dev/null
+ok "token 'short' authorized with a 3 s access token"
+# smtp(8) runs as the mail owner: the store is the relay's, owned by postfix.
+chown -R postfix:postfix "$STORE"
+
+PF="$T/postfix"
+# master(8) opens data_directory files as the mail owner.
+chmod 711 "$T"
+mkdir -p "$PF/queue" "$PF/data"
+chown postfix:postfix "$PF/data"
+set -- $(free_ports 1)
+INJ_PORT=$1
+
+# pf_main TOKEN: (re)write main.cf for relaying with TOKEN.
+pf_main() {
+	cat >"$PF/main.cf" <<EOF
+# Private test instance written by tests/integration/test_postfix.sh
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+biff = no
+smtputf8_enable = no
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+relayhost = [127.0.0.1]:$SUBM_PORT
+smtp_sasl_auth_enable = yes
+smtp_sasl_password_maps = inline:{ [127.0.0.1]:$SUBM_PORT=$TEST_USER:$1 }
+smtp_sasl_mechanism_filter = xoauth2
+smtp_sasl_security_options = noanonymous
+smtp_tls_security_level = none
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$STORE
+EOF
+}
+pf_main alice
+# smtp(8) and relay(8) run chrooted (column 5 = y) in $PF/queue.
+cat >"$PF/master.cf" <<EOF
+127.0.0.1:$INJ_PORT inet n - n - - smtpd
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       y       -       -       smtp
+relay     unix  -       -       y       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+
+pf_stop() {
+	timeout 20 postfix -c "$PF" stop >/dev/null 2>&1
+	_pp=$(cat "$PF/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
+	[ -n "$_pp" ] || return 0
+	_i=0
+	while kill -0 "$_pp" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	kill -9 "$_pp" 2>/dev/null
+	return 0
+}
+pf_log() { diag "---- postfix maillog" "$(tail -n "${1:-30}" "$PF/maillog" 2>/dev/null)"; }
+
+if timeout 60 postfix -c "$PF" check >"$T/pf-check.out" 2>&1 &&
+	timeout 60 postfix -c "$PF" start >"$T/pf-start.out" 2>&1; then
+	at_exit pf_stop
+	ok "private Postfix instance started"
+else
+	at_exit pf_stop
+	not_ok "private Postfix instance started"; diag "$(cat "$T/pf-check.out" "$T/pf-start.out")"; pf_log
+	done_testing; exit 1
+fi
+if wait_port "$INJ_PORT" 20; then ok "Postfix smtpd listens on 127.0.0.1:$INJ_PORT"; else
+	not_ok "Postfix smtpd listens on 127.0.0.1:$INJ_PORT"; pf_log; done_testing; exit 1
+fi
+# Nothing of the plugin or the store is inside the chroot.
+if [ -z "$(find "$PF/queue" -name 'libsasloauth2*' -o -name '*.state' -o -name '*.yaml' 2>/dev/null)" ]; then
+	ok "the chroot holds no plugin, store or config file"
+else
+	not_ok "the chroot holds no plugin, store or config file"
+fi
+
+# inject SUBJECT: hand a message to Postfix's smtpd.
+inject() {
+	"$PYTHON3" - "$INJ_PORT" "$1" "$TEST_USER" <<'EOF'
+import smtplib, sys
+port, subject, sender = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+msg = ("From: %s\r\nTo: bob@example.test\r\nSubject: %s\r\n\r\n"
+       "relayed by Postfix through sasl-oauth2\r\n" % (sender, subject))
+with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+    s.sendmail(sender, ["bob@example.test"], msg)
+EOF
+}
+sink_has() { grep -l "Subject: $1" "$SINK_DIR"/msg-*.eml >/dev/null 2>&1; }
+
+# ---- a valid token
+dovecot_log_mark
+if inject "so2 postfix one" 2>"$T/inject1.err"; then ok "Postfix accepted message one"; else
+	not_ok "Postfix accepted message one"; diag "$(cat "$T/inject1.err")"
+fi
+if wait_until 30 sink_has "so2 postfix one"; then
+	ok "message one was relayed through Dovecot submission to the sink"
+else
+	not_ok "message one was relayed through Dovecot submission to the sink"; pf_log; dovecot_log 20
+fi
+dovecot_log_since | grep -q "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" &&
+	ok "Dovecot logged Postfix's XOAUTH2 login" || { not_ok "Dovecot logged Postfix's XOAUTH2 login"; dovecot_log 20; }
+grep -q 'status=sent' "$PF/maillog" 2>/dev/null && ok "Postfix logged status=sent" || { not_ok "Postfix logged status=sent"; pf_log; }
+
+# ---- an expired token: the chrooted smtp(8) refreshes it
+sleep 3
+pf_main short
+timeout 30 postfix -c "$PF" reload >/dev/null 2>&1
+sleep 1
+r0=$(oauth_count refresh_token)
+dovecot_log_mark
+inject "so2 postfix two" 2>"$T/inject2.err" || diag "$(cat "$T/inject2.err")"
+if wait_until 30 sink_has "so2 postfix two"; then
+	ok "with an expired access token, message two was relayed too"
+else
+	not_ok "with an expired access token, message two was relayed too"; pf_log; dovecot_log 20
+fi
+r1=$(oauth_count refresh_token)
+[ "$r1" -eq $((r0 + 1)) ] && ok "the chrooted smtp(8) refreshed exactly once ($r0 -> $r1)" ||
+	{ not_ok "the chrooted smtp(8) refreshed exactly once ($r0 -> $r1)"; pf_log; }
+# The refreshed state was written through the store opened before chroot.
+st_owner=$(stat -c %U "$STORE/short.state" 2>/dev/null)
+[ "$st_owner" = postfix ] && ok "the refreshed state file belongs to the mail owner" ||
+	not_ok "the refreshed state file belongs to the mail owner (owner: $st_owner)"
+
+done_testing
