@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -25,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 #include <sasl/sasl.h>
+#include <sasl/saslplug.h>
 
 #include "tap.h"
 
@@ -36,6 +39,7 @@ static char g_plugdir[4096];
 static const char *g_store;
 static const char *g_config;
 static char g_log[16384];
+static char g_tmp[2048], g_storebuf[4096], g_configbuf[4096];
 
 /* ------------------------------------------------------------------ */
 /* Callbacks                                                            */
@@ -728,10 +732,96 @@ static void test_mechlist_and_flags(void)
 	sasl_dispose(&conn);
 }
 
+/* The entry point refuses an older plugin API without touching anything. */
+static void test_badvers(void)
+{
+	char path[4200];
+	void *h;
+	sasl_client_plug_init_t *init;
+	sasl_utils_t utils;
+	sasl_client_plug_t *list = NULL;
+	int version = -1, count = -1, rc;
+
+	snprintf(path, sizeof(path), "%s/libsasloauth2.so", g_plugdir);
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!tap_ok(h != NULL, "dlopen the module: %s", h ? "ok" : dlerror()))
+		return;
+	init = (sasl_client_plug_init_t *)(void (*)(void))dlsym(h, "sasl_client_plug_init");
+	tap_ok(init != NULL, "sasl_client_plug_init is exported");
+	tap_ok(dlsym(h, "ts_ctx_open") == NULL && dlsym(h, "mech_conn_step") == NULL,
+	       "internal symbols are not exported");
+	if (init != NULL) {
+		memset(&utils, 0, sizeof(utils));
+		rc = init(&utils, SASL_CLIENT_PLUG_VERSION - 1, &version, &list, &count);
+		tap_ok(rc == SASL_BADVERS && list == NULL && count == -1,
+		       "max_version %d < %d: SASL_BADVERS (rc %d)", SASL_CLIENT_PLUG_VERSION - 1,
+		       SASL_CLIENT_PLUG_VERSION, rc);
+	}
+	dlclose(h);
+}
+
+/*
+ * Postfix's smtp client chroots after libsasl2 loaded the plugins: the
+ * store, the templates and the configuration must keep working from the
+ * descriptors opened at load time. A child process loads the plugin,
+ * chroots into an empty directory and logs in (and marks a token rejected,
+ * which writes the state file). Needs root.
+ */
+static void test_chroot(void)
+{
+	char jail[4200];
+	pid_t pid;
+	int status = -1;
+
+	if (geteuid() != 0) {
+		printf("ok %d # SKIP chroot test needs root\n", ++tap_n);
+		return;
+	}
+	snprintf(jail, sizeof(jail), "%s/jail", g_tmp);
+	if (!tap_ok(mkdir(jail, 0755) == 0, "chroot: empty jail directory"))
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		static const char challenge[] = "{\"status\":\"invalid_token\"}";
+		sasl_callback_t cbs[5];
+		creds c = { .authname = "jailed@example.test" };
+		sasl_conn_t *conn = NULL;
+		const char *out = NULL, *mech;
+		unsigned outlen = 0;
+		int code = 0;
+
+		if (sasl_client_init(global_cbs) != SASL_OK)
+			_exit(10);
+		if (chroot(jail) != 0 || chdir("/") != 0)
+			_exit(11);
+		make_cbs(cbs, &c);
+		if (sasl_client_new("smtp", "smtp.example.test", NULL, NULL, cbs, 0, &conn) != SASL_OK)
+			_exit(12);
+		if (sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech) != SASL_CONTINUE)
+			code |= 1;
+		else if (!bytes_eq(out, outlen, XO("jailed@example.test", "at-jail"),
+				   strlen(XO("jailed@example.test", "at-jail"))))
+			code |= 2;
+		if (sasl_client_step(conn, challenge, (unsigned)strlen(challenge), NULL, &out,
+				     &outlen) != SASL_CONTINUE)
+			code |= 4;
+		if (sasl_client_step(conn, "", 0, NULL, &out, &outlen) != SASL_OK)
+			code |= 8;
+		sasl_dispose(&conn);
+		_exit(code);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap_ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "chroot: login after chroot sends the stored token (status %d)",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	tap_ok(state_bool(g_store, "jail", "access_rejected") == 1,
+	       "chroot: the rejection was written to the state file from inside the jail");
+}
+
 /* ------------------------------------------------------------------ */
 /* Setup                                                                */
-
-static char g_tmp[2048], g_storebuf[4096], g_configbuf[4096];
 
 static int setup_store(void)
 {
@@ -762,7 +852,8 @@ static int setup_store(void)
 	    add_token(g_store, "pick", "pick@example.test", "valid", "at-pick") ||
 	    add_token(g_store, "rej1", "rej1@example.test", "valid", "at-rej1") ||
 	    add_token(g_store, "rej2", "rej2@example.test", "valid", "at-rej2") ||
-	    add_token(g_store, "rej3", "rej3@example.test", "valid", "at-rej3"))
+	    add_token(g_store, "rej3", "rej3@example.test", "valid", "at-rej3") ||
+	    add_token(g_store, "jail", "jailed@example.test", "valid", "at-jail"))
 		return -1;
 	return 0;
 }
@@ -839,6 +930,7 @@ static int run_suite(void)
 		rm_rf(g_tmp);
 		return tap_done();
 	}
+	test_badvers();
 	test_mechlist_and_flags();
 	test_wire();
 	test_no_ir();
@@ -850,6 +942,7 @@ static int run_suite(void)
 	test_error_challenge("OAUTHBEARER", "rej2", "rej2", "\001");
 	test_not_json_challenge();
 	sasl_client_done();
+	test_chroot();
 	test_late_store();
 	rm_rf(g_tmp);
 	return tap_done();
