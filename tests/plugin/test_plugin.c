@@ -70,12 +70,24 @@ static int cb_getopt(void *context, const char *plugin_name, const char *option,
 	return SASL_OK;
 }
 
+/* Every secret the suite puts in a store: none may ever reach a log. */
+static const char *const g_secrets[] = {
+	"at-work-1", "at-comma", "at-bob", "at-s1", "at-s2", "at-dis", "at-tmp", "at-pick",
+	"at-rej1", "at-rej2", "at-rej3", "at-jail", "at-late", "rt-", "test-secret", "Bearer",
+};
+static int g_secret_logged;
+
 static int cb_log(void *context, int level, const char *message)
 {
 	size_t n = strlen(g_log);
 
 	(void)context;
 	(void)level;
+	for (size_t i = 0; i < sizeof(g_secrets) / sizeof(g_secrets[0]); i++)
+		if (strstr(message, g_secrets[i]) != NULL) {
+			g_secret_logged++;
+			printf("# SECRET LOGGED: %s\n", message);
+		}
 	if (getenv("TEST_PLUGIN_VERBOSE"))
 		printf("# log %d: %s\n", level, message);
 	snprintf(g_log + n, sizeof(g_log) - n, "%s\n", message);
@@ -944,6 +956,7 @@ static int run_suite(void)
 	sasl_client_done();
 	test_chroot();
 	test_late_store();
+	tap_ok(g_secret_logged == 0, "no token or secret reached the log callback");
 	rm_rf(g_tmp);
 	return tap_done();
 }
@@ -1010,6 +1023,7 @@ static int run_loop(long n)
 	sasl_client_done();
 	tap_ok(i == n, "%ld login attempts ran", i);
 	tap_ok(ok == want, "%ld of them succeeded (want %ld)", ok, want);
+	tap_ok(g_secret_logged == 0, "no token or secret reached the log callback");
 	rm_rf(g_tmp);
 	return tap_done();
 }
