@@ -355,6 +355,13 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 	char portbuf[8];
 	int rc, ret = SASL_OK;
 
+	/* A step repeated after a failure starts over. */
+	free(m->token_name);
+	free(m->wire_user);
+	ts_free_secret(m->access);
+	mech_wipe_resp(m);
+	m->token_name = m->wire_user = m->access = NULL;
+
 	rc = ts_token_select(&m->token_name, ctx, m->authid, pw, &err);
 	if (rc != TS_OK) {
 		ret = mech_fail(m, utils, rc == TS_EINVAL ? SASL_NOUSER : plug_ts_to_sasl(rc),
