@@ -172,11 +172,23 @@ int ts_state_parse(ts_state **out, const char *buf, size_t len, const char *orig
 	if (len > TS_FILE_MAX)
 		return ts_error_set(err, TS_EINVAL, "%s: state is larger than %d bytes; %s", origin,
 				    TS_FILE_MAX, fix);
+	{
+		size_t k = 0;
+
+		while (k < len && (buf[k] == ' ' || buf[k] == '\n' || buf[k] == '\t' || buf[k] == '\r'))
+			k++;
+		if (k < len && buf[k] != '{')
+			return ts_error_set(err, TS_EINVAL, "%s: the state must be a JSON object; %s", origin, fix);
+	}
 	if ((tok = json_tokener_new()) == NULL)
 		return ts_enomem(err);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
+	if (o == NULL && jerr == json_tokener_success) {
+		rc = ts_error_set(err, TS_EINVAL, "%s: the state must be a JSON object, not null; %s", origin, fix);
+		goto cleanup;
+	}
 	if (o == NULL) {
 		if (jerr == json_tokener_continue || len == 0)
 			rc = ts_error_set(err, TS_EINVAL, "%s: the state file is truncated or empty; %s",
