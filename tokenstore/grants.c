@@ -234,13 +234,19 @@ int oa2_refresh_ex(oa2_token_response **out, oa2_oauth_error *oe, ts_ctx *ctx,
 		oa2_buf_clear(&f);
 		return nomem(err, eff);
 	}
-	return oa2_token_request(out, oe, ctx, eff, &f, 0, err);
+	return oa2_token_request(out, oe, ctx, eff, &f, OA2_PARSE_SALVAGE, err);
 }
 
 int oa2_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
 		const char *refresh_token, ts_error *err)
 {
-	return oa2_refresh_ex(out, NULL, ctx, eff, refresh_token, err);
+	int rc = oa2_refresh_ex(out, NULL, ctx, eff, refresh_token, err);
+
+	if (rc != TS_OK) {
+		oa2_token_response_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int oa2_revoke(ts_ctx *ctx, const ts_token_effective *eff, const char *token,

@@ -899,6 +899,19 @@ int oa2_token_response_parse(oa2_token_response **out, oa2_oauth_error *oe, long
 	r = NULL;
 	rc = TS_OK;
 cleanup:
+	if (rc != TS_OK && r != NULL && (flags & OA2_PARSE_SALVAGE) && o != NULL) {
+		const char *srt = json_str(o, "refresh_token", NULL);
+
+		ts_free_secret(r->access_token);
+		r->access_token = NULL;
+		ts_free_secret(r->refresh_token);
+		r->refresh_token = NULL;
+		if (srt != NULL && *srt != '\0' && token_chars_ok(srt) &&
+		    (r->refresh_token = strdup(srt)) != NULL) {
+			*out = r;
+			r = NULL;
+		}
+	}
 	oa2_token_response_free(r);
 	if (o != NULL)
 		json_put_wiped(o);
@@ -1022,6 +1035,10 @@ int oa2_token_request(oa2_token_response **out, oa2_oauth_error *oe, ts_ctx *ctx
 		goto cleanup;
 	rc = oa2_token_response_parse(out, oe, res.status, res.content_type, res.body, res.len,
 				      eff->name, host, flags, err);
+	if (rc != TS_OK && *out != NULL && !(flags & OA2_PARSE_SALVAGE)) {
+		oa2_token_response_free(*out);
+		*out = NULL;
+	}
 cleanup:
 	oa2_buf_clear(form);
 	oa2_http_result_clear(&res);

@@ -80,6 +80,10 @@ int oa2_http_get(oa2_http_result *out, ts_ctx *ctx, const char *token, const cha
 /* Flags of oa2_token_response_parse. */
 enum oa2_parse_flags {
 	OA2_PARSE_DEVICE = 1 << 0,  /* authorization_pending / slow_down are OA2_PENDING / OA2_SLOW_DOWN */
+	/* A refused HTTP 200 answer that still carries a usable refresh_token
+	 * hands it back in *out (access_token NULL) with the error code: the
+	 * server may have rotated, and the old refresh token is gone. */
+	OA2_PARSE_SALVAGE = 1 << 1,
 };
 
 /*
@@ -111,7 +115,8 @@ int oa2_token_request(oa2_token_response **out, oa2_oauth_error *oe, ts_ctx *ctx
 		      ts_error *err);
 
 /* oa2_refresh with the OAuth error handed back in `oe` (may be NULL), for
- * refresh.c, which builds its own message on invalid_grant. */
+ * refresh.c, which builds its own message on invalid_grant. Parses with
+ * OA2_PARSE_SALVAGE: on failure *out may hold a salvaged refresh token. */
 int oa2_refresh_ex(oa2_token_response **out, oa2_oauth_error *oe, ts_ctx *ctx,
 		   const ts_token_effective *eff, const char *refresh_token, ts_error *err);
 

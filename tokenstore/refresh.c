@@ -226,6 +226,15 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	if (rc != TS_OK) {
 		ts_ctx_log(ctx, rc == TS_ENET ? TS_LOG_WARN : TS_LOG_ERR, "%s",
 			   err ? err->msg : "refresh failed");
+		/* The server may have rotated before we refused its answer: its
+		 * new refresh token is the only live one, so keep it. */
+		if (resp != NULL && resp->refresh_token != NULL && s2 != NULL &&
+		    replace_str(&s2->refresh_token, resp->refresh_token, true) == TS_OK) {
+			s2->refresh_expires_at = resp->refresh_token_expires_in > 0 ?
+				now + resp->refresh_token_expires_in : 0;
+			ts_ctx_log(ctx, TS_LOG_WARN, "token '%s': kept the rotated refresh token "
+				   "of the refused answer", name);
+		}
 		if (rc != TS_ENOMEM)
 			record_failure(ctx, name, &s2, rc, was_refresh, err);
 		goto cleanup;
