@@ -21,6 +21,10 @@ extern "C" {
 /* Largest response body accepted from an OAuth2 endpoint. */
 #define OA2_MAX_RESPONSE (256 * 1024)
 
+/* Lifetime assumed for an access token whose answer had no expires_in
+ * (optional in RFC 6749 5.1); a server rejection refreshes it earlier. */
+#define OA2_DEFAULT_EXPIRES_IN 3600
+
 /* ---------------------------------------------------------------------- */
 /* PKCE and random values (pkce.c)                                          */
 

@@ -20,11 +20,6 @@
 
 #include "oauth_http_p.h"
 
-/* Assumed lifetime of an access token whose answer had no expires_in
- * (RFC 6749 5.1 makes it optional). One hour is what the large providers
- * use; a token that dies earlier is rejected by the server, marked and
- * refreshed on the next attempt. */
-#define OA2_DEFAULT_EXPIRES_IN 3600
 
 static int replace_str(char **dst, const char *src, bool secret)
 {
