@@ -370,7 +370,10 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 	}
 	rc = ts_ctx_token_effective(&eff, ctx, m->token_name, &err);
 	if (rc != TS_OK) {
-		ret = mech_fail(m, utils, plug_ts_to_sasl(rc), err.msg);
+		/* The token exists; what is missing (template, secret file) is
+		 * configuration, not the user. */
+		ret = mech_fail(m, utils, rc == TS_ENOTFOUND ? SASL_FAIL : plug_ts_to_sasl(rc),
+				err.msg);
 		goto cleanup;
 	}
 	if (eff->validity != TS_VALIDITY_VALID && eff->validity != TS_VALIDITY_UNSET) {
