@@ -27,7 +27,8 @@ first message for mbsync
 EOF
 dovecot_deliver "$TEST_USER" "$T/msg1.eml"
 
-# mbsyncrc MECH: write a configuration for one mechanism.
+# mbsyncrc MECH [PASSLINE]: write a configuration for one mechanism; by
+# default Pass names the token.
 mbsyncrc() {
 	mkdir -p "$T/near-$1"
 	cat >"$T/mbsyncrc-$1" <<EOF
@@ -35,7 +36,7 @@ IMAPAccount dovecot
 Host 127.0.0.1
 Port $IMAP_PORT
 User $TEST_USER
-Pass alice
+${2-Pass alice}
 AuthMechs $1
 SSLType None
 Timeout 20
@@ -80,8 +81,7 @@ fi
 near_has XOAUTH2 'Subject: so2 mbsync one' && ok "the far INBOX message arrived in the local Maildir" ||
 	{ not_ok "the far INBOX message arrived in the local Maildir"; diag "$(cat "$T/mbsync-XOAUTH2.out")"; }
 
-# A second message, submitted through Dovecot would go to the relay, so put
-# it into the far Maildir again and sync incrementally.
+# A second message straight into the far Maildir; an incremental sync.
 sed 's/one/two/g' "$T/msg1.eml" >"$T/msg2.eml"
 dovecot_deliver "$TEST_USER" "$T/msg2.eml"
 if run_mbsync XOAUTH2 && near_has XOAUTH2 'Subject: so2 mbsync two'; then
@@ -101,6 +101,15 @@ else
 fi
 dovecot_log_since | grep -q "method=OAUTHBEARER" && ok "Dovecot logged mbsync's OAUTHBEARER login" ||
 	not_ok "Dovecot logged mbsync's OAUTHBEARER login"
+
+# PassCmd printing the token name works the same way.
+rm -rf "$T/near-XOAUTH2"
+mbsyncrc XOAUTH2 'PassCmd "echo alice"'
+if run_mbsync XOAUTH2 && near_has XOAUTH2 'Subject: so2 mbsync two'; then
+	ok "mbsync with PassCmd printing the token name syncs the mailbox"
+else
+	not_ok "mbsync with PassCmd printing the token name syncs the mailbox"; diag "$(cat "$T/mbsync-XOAUTH2.out")"
+fi
 
 # The token never passes through mbsync: its verbose output shows the
 # base64 exchange at most, never the token in clear.

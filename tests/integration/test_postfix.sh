@@ -77,7 +77,7 @@ smtp_sasl_password_maps = inline:{ [127.0.0.1]:$SUBM_PORT=$TEST_USER:$1 }
 smtp_sasl_mechanism_filter = xoauth2
 smtp_sasl_security_options = noanonymous
 smtp_tls_security_level = none
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$STORE
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$STORE SASL_OAUTH2_TEMPLATES=$SASL_OAUTH2_TEMPLATES
 EOF
 }
 pf_main alice
@@ -160,6 +160,15 @@ fi
 dovecot_log_since | grep -q "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" &&
 	ok "Dovecot logged Postfix's XOAUTH2 login" || { not_ok "Dovecot logged Postfix's XOAUTH2 login"; dovecot_log 20; }
 grep -q 'status=sent' "$PF/maillog" 2>/dev/null && ok "Postfix logged status=sent" || { not_ok "Postfix logged status=sent"; pf_log; }
+# The smtp(8) that delivered it is still idle: its root is the chroot.
+mpid=$(tr -d ' ' <"$PF/queue/pid/master.pid" 2>/dev/null)
+chrooted=""
+for p in $(pgrep -P "$mpid" 2>/dev/null); do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = smtp ] || continue
+	[ "$(readlink "/proc/$p/root")" = "$PF/queue" ] && chrooted=yes
+done
+[ -n "$chrooted" ] && ok "the delivering smtp(8) runs chrooted in $PF/queue" ||
+	not_ok "the delivering smtp(8) runs chrooted in $PF/queue"
 
 # ---- an expired token: the chrooted smtp(8) refreshes it
 sleep 3

@@ -74,6 +74,14 @@ reject_then_recover() {
 	else
 		not_ok "$_what: the failure is clean (no hang, no crash)"; diag "$(cat "$T/rej-$_mech-$_port.out")"
 	fi
+	# The server's error challenge is answered as the mechanism says: an
+	# empty response (XOAUTH2) or a single ^A (OAUTHBEARER).
+	_ans=$(sed -n '/^S: + ./{n;p;q;}' "$T/rej-$_mech-$_port.out" | tr -d '\r')
+	_want_ans="C: "
+	[ "$_mech" = OAUTHBEARER ] && _want_ans="C: AQ=="
+	if [ "$_ans" = "$_want_ans" ]; then ok "$_what: the error challenge is answered with '$_want_ans'"; else
+		not_ok "$_what: the error challenge is answered with '$_want_ans'"; diag "answer: '$_ans'"
+	fi
 	if dovecot_log_since | grep -qiE 'auth(entication)? failed|Aborted login|Disconnected.*auth'; then
 		ok "$_what: Dovecot logged the failed login"
 	else
