@@ -105,40 +105,40 @@ class SinkHandler(socketserver.StreamRequestHandler):
                 if mail_from.upper().startswith("FROM:"):
                     mail_from = mail_from[5:].strip()
                 rcpts = []
-                self._reply("250 2.1.0 Ok")
+                self._reply("250 Ok")
             elif verb == "RCPT":
                 if mail_from is None:
-                    self._reply("503 5.5.1 MAIL first")
+                    self._reply("503 MAIL first")
                 else:
                     rcpt = line[5:].strip()
                     if rcpt.upper().startswith("TO:"):
                         rcpt = rcpt[3:].strip()
                     rcpts.append(rcpt)
-                    self._reply("250 2.1.5 Ok")
+                    self._reply("250 Ok")
             elif verb == "DATA":
                 if not rcpts:
-                    self._reply("503 5.5.1 RCPT first")
+                    self._reply("503 RCPT first")
                     continue
                 self._reply("354 End data with <CR><LF>.<CR><LF>")
                 body = self._read_data()
                 if body is None:
-                    self._reply("552 5.3.4 message too big or connection lost")
+                    self._reply("552 message too big or connection lost")
                     return
                 idx = self._store(mail_from, rcpts, body)
-                self._reply("250 2.0.0 Ok: queued as sink-%d" % idx)
+                self._reply("250 Ok: queued as sink-%d" % idx)
                 mail_from = None
                 rcpts = []
             elif verb == "RSET":
                 mail_from = None
                 rcpts = []
-                self._reply("250 2.0.0 Ok")
+                self._reply("250 Ok")
             elif verb == "NOOP":
-                self._reply("250 2.0.0 Ok")
+                self._reply("250 Ok")
             elif verb == "QUIT":
-                self._reply("221 2.0.0 Bye")
+                self._reply("221 Bye")
                 return
             else:
-                self._reply("502 5.5.2 command not implemented")
+                self._reply("502 command not implemented")
 
 
 class SinkServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
