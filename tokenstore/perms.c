@@ -152,6 +152,20 @@ int ts_file_read(char **out, size_t *outlen, int dirfd, const char *dirpath, con
 	return ts_file_read_st(out, outlen, NULL, dirfd, dirpath, name, max, secret, true, err);
 }
 
+/* Root managing a service user's store (e.g. Postfix's) must leave files
+ * that user can read: give new files the directory's owner. */
+int ts_chown_like_dir(int fd, int dirfd, const char *path, ts_error *err)
+{
+	struct stat dst;
+
+	if (geteuid() != 0 || dirfd == AT_FDCWD || fstat(dirfd, &dst) != 0 || dst.st_uid == 0)
+		return TS_OK;
+	if (fchown(fd, dst.st_uid, dst.st_gid) != 0)
+		return ts_error_set(err, TS_EIO, "cannot give %s to the store's owner (uid %ld): %s", path,
+				    (long)dst.st_uid, strerror(errno));
+	return TS_OK;
+}
+
 int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const void *buf,
 			 size_t len, ts_error *err)
 {
@@ -187,6 +201,8 @@ int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const
 		rc = ts_error_set(err, TS_EIO, "cannot set mode 0600 on %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
+	if ((rc = ts_chown_like_dir(fd, dirfd, path, err)) != TS_OK)
+		goto cleanup;
 	while (done < len) {
 		ssize_t w = write(fd, p + done, len - done);
 

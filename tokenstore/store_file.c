@@ -14,6 +14,11 @@
  * permanent; to switch, remove the token and add (or import) it again.
  * So `import --overwrite` of an entry with another template is refused by
  * the store unless the importer removes the old token first.
+ *
+ * Ownership: a store directory must belong to the caller or to root. Root
+ * may open any user's store (to administer e.g. Postfix's); files it
+ * creates there are given the directory's owner so that user can still
+ * read them.
  */
 #include <config.h>
 
@@ -246,6 +251,9 @@ static int file_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **o
 	}
 	if (sb.st_uid == geteuid() && (sb.st_mode & 07777) != 0600)
 		(void)fchmod(fd, 0600);
+	/* A lock file root creates in a service user's store must stay usable by it. */
+	if (sb.st_uid == 0 && (rc = ts_chown_like_dir(fd, dirfd_of(st), path, err)) != TS_OK)
+		goto cleanup;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };

@@ -114,6 +114,9 @@ int ts_file_read_st(char **out, size_t *outlen, struct stat *st, int dirfd, cons
 /* Check a file or directory's owner and mode; `what` names it. */
 int ts_perm_check_dir(const struct stat *st, const char *path, ts_error *err);
 int ts_perm_check_file(const struct stat *st, const char *path, bool secret, ts_error *err);
+/* As root, give a new file (fd) the owner of the directory dirfd when that
+ * is not root, so a service user's store stays readable by that user. */
+int ts_chown_like_dir(int fd, int dirfd, const char *path, ts_error *err);
 /* mkdir -p with mode 0700 for the components it creates. */
 int ts_mkdir_p(const char *path, ts_error *err);
 /* "dir/name" for messages, into buf. */

@@ -24,6 +24,46 @@
 /* ---------------------------------------------------------------------- */
 /* Documents                                                                */
 
+#define TS_YAML_MAX_DEPTH 64
+
+/* libyaml's document loader recurses once per nesting level; refuse deep
+ * nesting with its event parser (which does not recurse) before loading. */
+static int check_depth(const char *buf, size_t len, const char *origin, ts_error *err)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = TS_OK;
+
+	if (!yaml_parser_initialize(&parser))
+		return ts_enomem(err);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break; /* the loader reports syntax errors with positions */
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > TS_YAML_MAX_DEPTH) {
+				rc = ts_error_set(err, TS_EINVAL,
+						  "%s:%zu:%zu: nested more than %d levels deep; a configuration is never that deep",
+						  origin, ev.start_mark.line + 1, ev.start_mark.column + 1,
+						  TS_YAML_MAX_DEPTH);
+				yaml_event_delete(&ev);
+				break;
+			}
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (ev.type == YAML_SCALAR_EVENT) {
+			ts_wipe(ev.data.scalar.value, ev.data.scalar.length);
+		}
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int ts_ydoc_load(ts_ydoc *d, const char *buf, size_t len, const char *origin, ts_error *err)
 {
 	yaml_parser_t parser;
@@ -32,6 +72,8 @@ int ts_ydoc_load(ts_ydoc *d, const char *buf, size_t len, const char *origin, ts
 
 	memset(d, 0, sizeof(*d));
 	d->origin = origin ? origin : "(input)";
+	if ((rc = check_depth(buf, len, d->origin, err)) != TS_OK)
+		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return ts_enomem(err);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);

@@ -301,6 +301,22 @@ int main(void)
 	test_urls();
 	test_globals();
 
+	/* Nesting is bounded before libyaml's recursive loader runs. */
+	{
+		char deep[400];
+		int k, o = 0;
+
+		o += snprintf(deep + o, sizeof(deep) - o, "name: ");
+		for (k = 0; k < 100; k++)
+			deep[o++] = '[';
+		for (k = 0; k < 100; k++)
+			deep[o++] = ']';
+		deep[o] = '\0';
+		memset(&e, 0, sizeof(e));
+		rc = ts_token_config_parse(&c, deep, strlen(deep), "deep.yaml", &e);
+		UNIT_ERR(rc, e, TS_EINVAL, "deep.yaml:1:", "nested more than", "deep nesting refused");
+	}
+
 	/* Loading from a file: the name must match the file name. */
 	snprintf(path, sizeof(path), "%s/work.yaml", dir);
 	unit_write(path, "name: home\ntemplate: generic\n", 0600);

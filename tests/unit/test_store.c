@@ -256,6 +256,30 @@ int main(void)
 			tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			       "store directory owned by another non-root user refused");
 		}
+		/* Root may manage that user's store; new files are given to the user. */
+		{
+			ts_store *st3 = NULL;
+			ts_token_config *c3 = mk("svc", "generic");
+			ts_lock *lk3 = NULL;
+			struct stat sb;
+			char f[700];
+
+			rc = ts_store_open_file(&st3, odir, 0, &e);
+			tap_ok(rc == TS_OK, "root opens a service user's store");
+			if (rc == TS_OK) {
+				rc = ts_store_save_config(st3, c3, &e);
+				snprintf(f, sizeof(f), "%s/svc.yaml", odir);
+				tap_ok(rc == TS_OK && stat(f, &sb) == 0 && sb.st_uid == 65534 && (sb.st_mode & 0777) == 0600,
+				       "file written by root belongs to the store's owner");
+				rc = ts_store_lock(st3, "svc", 100, &lk3, &e);
+				snprintf(f, sizeof(f), "%s/svc.lock", odir);
+				tap_ok(rc == TS_OK && stat(f, &sb) == 0 && sb.st_uid == 65534,
+				       "lock file created by root belongs to the store's owner");
+				ts_store_unlock(st3, lk3);
+				ts_store_close(st3);
+			}
+			ts_token_config_free(c3);
+		}
 		chmod(tmp, 0700);
 	}
 	rc = ts_store_open_file(&st, path, 0, &e);
