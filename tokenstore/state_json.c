@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 
 #include "ts_p.h"
 
@@ -224,6 +225,9 @@ cleanup:
 		wipe_tree(o);
 		json_object_put(o);
 	}
+	/* The tokener's scratch buffer held the last token string parsed. */
+	if (tok->pb != NULL && tok->pb->buf != NULL)
+		ts_wipe(tok->pb->buf, (size_t)tok->pb->size);
 	json_tokener_free(tok);
 	return rc;
 }

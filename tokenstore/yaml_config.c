@@ -24,6 +24,17 @@
 /* ---------------------------------------------------------------------- */
 /* Documents                                                                */
 
+/* libyaml keeps copies of the input (which may hold secrets) in its
+ * buffers; wipe them before the parser frees them. */
+static void parser_wipe_delete(yaml_parser_t *p)
+{
+	if (p->buffer.start != NULL)
+		ts_wipe(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+	if (p->raw_buffer.start != NULL)
+		ts_wipe(p->raw_buffer.start, (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+	yaml_parser_delete(p);
+}
+
 #define TS_YAML_MAX_DEPTH 64
 
 /* libyaml's document loader recurses once per nesting level; refuse deep
@@ -60,7 +71,7 @@ static int check_depth(const char *buf, size_t len, const char *origin, ts_error
 		}
 		yaml_event_delete(&ev);
 	}
-	yaml_parser_delete(&parser);
+	parser_wipe_delete(&parser);
 	return rc;
 }
 
@@ -104,7 +115,7 @@ int ts_ydoc_load(ts_ydoc *d, const char *buf, size_t len, const char *origin, ts
 		yaml_document_delete(&extra);
 	}
 cleanup:
-	yaml_parser_delete(&parser);
+	parser_wipe_delete(&parser);
 	if (rc != TS_OK)
 		ts_ydoc_free(d);
 	return rc;

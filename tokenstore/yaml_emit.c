@@ -94,6 +94,11 @@ void ts_yemit_free(ts_yemit *e)
 {
 	if (e == NULL)
 		return;
+	/* The emitter's own buffers held the serialised secrets too. */
+	if (e->em.buffer.start != NULL)
+		ts_wipe(e->em.buffer.start, (size_t)(e->em.buffer.end - e->em.buffer.start));
+	if (e->em.raw_buffer.start != NULL)
+		ts_wipe(e->em.raw_buffer.start, (size_t)(e->em.raw_buffer.end - e->em.raw_buffer.start));
 	yaml_emitter_delete(&e->em);
 	if (e->buf != NULL) {
 		ts_wipe(e->buf, e->cap);
