@@ -143,6 +143,15 @@ int cmd_refresh(const cli_global *g, int argc, char **argv)
 				ts_token_effective_free(eff);
 				continue;
 			}
+			if (eff->flow != TS_FLOW_CLIENT_CREDENTIALS &&
+			    ts_store_load_state(ts_ctx_store(ctx), name, &s, &err) == TS_ENOTFOUND) {
+				printf("%s: skipped (not authorized; run: %s authorize %s)\n", name, CLI_PROG, name);
+				ts_token_effective_free(eff);
+				continue;
+			}
+			ts_state_free(s);
+			s = NULL;
+			memset(&err, 0, sizeof err);
 			ts_token_effective_free(eff);
 			eff = NULL;
 		}

@@ -133,10 +133,11 @@ static const char help_authorize[] =
 static const char help_refresh[] =
 	"Usage: sasl-oauth2 refresh (NAME...|--all) [--if-expiring-in SECONDS]\n"
 	"\n"
-	"Refresh the named tokens, or every token with --all (tokens whose validity\n"
-	"is not 'valid' are skipped by --all). With --if-expiring-in, only the ones\n"
-	"whose access token expires within SECONDS (run it from cron so refresh\n"
-	"tokens stay alive). One line per token; exit 1 if any refresh failed.\n";
+	"Refresh the named tokens, or every token with --all (--all skips tokens\n"
+	"whose validity is not 'valid' and tokens never authorized). With\n"
+	"--if-expiring-in, only the ones whose access token expires within\n"
+	"SECONDS (run it from cron so refresh tokens stay alive). One line per\n"
+	"token; exit 1 if any refresh failed.\n";
 
 static const char help_token[] =
 	"Usage: sasl-oauth2 token NAME\n"

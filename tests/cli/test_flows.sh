@@ -1,0 +1,250 @@
+#!/bin/sh
+# tests/cli/test_flows.sh - the helper against the test OAuth2 server:
+# authorize (code + PKCE with a scripted $BROWSER, wrong state, denial,
+# --no-browser with the URL pasted on stdin, device flow, client
+# credentials), token and refresh (due tokens, --all, rotation), status and
+# notify_command on invalid_grant, and server faults (hang with a short
+# http_timeout, 500, malformed, oversized) leaving the state unchanged.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/server/server.sh"
+
+# --device-expires bounds a device flow that would otherwise wait 10 minutes
+# if the test failed to answer it.
+if ! oauth_server_start --access-ttl 60 --device-interval 1 --device-expires 30; then
+	not_ok "test OAuth2 server starts"
+	done_testing
+	exit 1
+fi
+
+S="$T/store"
+CONF="$T/sasl-oauth2.conf"
+cat >"$CONF" <<EOF
+notify_command: 'echo "\$SASL_OAUTH2_TOKEN \$SASL_OAUTH2_EVENT" >>$T/notify.log'
+EOF
+h() { "$HELPER" --store "$S" --config "$CONF" "$@"; }
+ENDP="--set auth_url=$OAUTH_URL/authorize --set token_url=$OAUTH_URL/token --set device_url=$OAUTH_URL/device_authorization --set revoke_url=$OAUTH_URL/revoke --set refresh_margin=10"
+umask 077
+printf 'confidential-secret\n' >"$T/conf.secret"
+printf 'basic-only-secret\n' >"$T/basic.secret"
+printf 'post-only-secret\n' >"$T/post.secret"
+
+# The fake clock for "later": every call of later() moves an hour further.
+FAKE=$(( $(date +%s) + 3600 ))
+later() { FAKE=$((FAKE + 3600)); }
+
+# A field of a token's state file (the test reads the store directly).
+sfield() { "$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))' "$S/$1.state" "$2" 2>/dev/null; }
+
+cat >"$T/browser" <<EOF
+#!/bin/sh
+exec curl -sS --max-time 10 -L "\$1" >>"$T/browser.log" 2>&1
+EOF
+cat >"$T/browser-forge" <<EOF
+#!/bin/sh
+loc=\$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "\$1")
+loc=\$(printf '%s' "\$loc" | sed 's/state=[^&]*/state=forged-state/')
+exec curl -sS --max-time 10 "\$loc" >>"$T/browser.log" 2>&1
+EOF
+chmod 700 "$T/browser" "$T/browser-forge"
+
+# ---------------------------------------------------------------- authorization code
+# shellcheck disable=SC2086
+check "add confidential (basic)" h add conf --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" --set client_auth=basic --user alice@example.test $ENDP
+# shellcheck disable=SC2086
+check "add basic-only" h add basic --template generic --client-id basic-only-client \
+	--client-secret-file "$T/basic.secret" --set client_auth=basic $ENDP
+# shellcheck disable=SC2086
+check "add post-only" h add post --template generic --client-id post-only-client \
+	--client-secret-file "$T/post.secret" --set client_auth=post $ENDP
+# shellcheck disable=SC2086
+check "add public" h add pub --template generic --client-id public-client --set client_auth=none $ENDP
+
+for n in conf basic post pub; do
+	BROWSER="$T/browser" h authorize "$n" --timeout 30 >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q "refresh token: received" "$T/out" && [ -n "$(sfield "$n" refresh_token)" ] &&
+	   [ "$(sfield "$n" refresh_token)" != None ]; then
+		ok "authorize $n with a scripted browser"
+	else
+		not_ok "authorize $n (exit $rc)"; diag "$(cat "$T/out" "$T/err" "$T/browser.log" 2>/dev/null)"
+	fi
+	grep -q "http://127.0.0.1:[0-9]*/authorize?" "$T/out" && ok "authorize $n printed the URL" || not_ok "URL printed for $n"
+	if grep -q "at-\|rt-\|ac-" "$T/out" "$T/err"; then not_ok "authorize $n printed a secret"; else ok "authorize $n printed no secret"; fi
+done
+grep -q "code_challenge_method=S256" "$T/out" && ok "the URL carries PKCE S256" || not_ok "PKCE S256 in URL"
+
+h token conf >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <"$T/out")" -eq 1 ] && grep -q '^at-' "$T/out" && [ ! -s "$T/err" ] \
+	&& ok "token prints exactly one line" || { not_ok "token one line (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+first=$(cat "$T/out")
+n0=$(oauth_count refresh_token)
+[ "$(h token conf)" = "$first" ] && [ "$(oauth_count refresh_token)" = "$n0" ] \
+	&& ok "a valid token is served from the cache" || not_ok "cached token"
+later
+second=$(SASL_OAUTH2_TEST_NOW=$FAKE h token conf)
+[ -n "$second" ] && [ "$second" != "$first" ] && [ "$(oauth_count refresh_token)" = $((n0 + 1)) ] \
+	&& ok "token refreshes once when due" || { not_ok "token refresh when due"; diag "n0=$n0 now=$(oauth_count refresh_token)"; }
+
+# ---------------------------------------------------------------- wrong state, denial
+# shellcheck disable=SC2086
+check "add wrongstate" h add wrongstate --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" $ENDP
+BROWSER="$T/browser-forge" h authorize wrongstate --timeout 30 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+[ $rc -ne 0 ] && grep -qi "state" "$T/err" && [ ! -e "$S/wrongstate.state" ] \
+	&& ok "a forged state fails and stores nothing" || { not_ok "wrong state (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+[ "$(wc -l <"$T/err")" -eq 1 ] && ok "wrong state: one error line" || { not_ok "wrong state lines"; diag "$(cat "$T/err")"; }
+
+oauth_control '{"authorize": "deny"}'
+BROWSER="$T/browser" h authorize wrongstate --timeout 30 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+[ $rc -ne 0 ] && grep -q "denied" "$T/err" && [ ! -e "$S/wrongstate.state" ] \
+	&& ok "access_denied fails with 'denied' and stores nothing" || { not_ok "access_denied (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+
+BROWSER= DISPLAY= WAYLAND_DISPLAY= h authorize wrongstate --no-browser --timeout 2 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+[ $rc -ne 0 ] && [ ! -e "$S/wrongstate.state" ] && [ "$(wc -l <"$T/err")" -eq 1 ] \
+	&& ok "no redirect: gives up with one line" || { not_ok "timeout (exit $rc)"; diag "$(cat "$T/err")"; }
+
+# ---------------------------------------------------------------- --no-browser, pasted URL
+# shellcheck disable=SC2086
+check "add pasted" h add pasted --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" $ENDP
+mkfifo "$T/fifo"
+# Background jobs run the binary directly: a backgrounded shell function is
+# a subshell that could run the EXIT trap of tests/lib.sh when it ends.
+BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize pasted --no-browser --timeout 30 \
+	<"$T/fifo" >"$T/out" 2>"$T/err" &
+pid=$!
+exec 3>"$T/fifo"
+i=0
+while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
+loc=$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "$url")
+printf '%s\n' "$loc" >&3
+exec 3>&-
+wait $pid; rc=$?
+[ $rc -eq 0 ] && [ -e "$S/pasted.state" ] && ok "--no-browser accepts the redirected URL on stdin" \
+	|| { not_ok "--no-browser paste (exit $rc)"; diag "loc=${loc%%code=*}" "$(cat "$T/out" "$T/err")"; }
+
+# ---------------------------------------------------------------- device flow
+# shellcheck disable=SC2086
+check "add dev" h add dev --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" --flow device_code $ENDP
+# device_run NAME approve|deny: run authorize, answer from the printed code.
+device_run() {
+	"$HELPER" --store "$S" --config "$CONF" authorize "$1" >"$T/dev.out" 2>"$T/dev.err" </dev/null &
+	_pid=$!
+	_i=0
+	while ! grep -q "^Enter code: [A-Z0-9]*-[A-Z0-9]*$" "$T/dev.out" 2>/dev/null && [ $_i -lt 100 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	_code=$(sed -n 's/^Enter code: //p' "$T/dev.out")
+	if [ "$2" = approve ]; then oauth_approve_device "$_code"; else oauth_deny_device "$_code"; fi ||
+		diag "answering user code '$_code' failed"
+	wait $_pid
+}
+device_run dev approve; rc=$?
+[ $rc -eq 0 ] && grep -q "$OAUTH_URL/device" "$T/dev.out" && [ -e "$S/dev.state" ] \
+	&& ok "device flow: URL and code printed, approval stored" || { not_ok "device flow (exit $rc)"; diag "$(cat "$T/dev.out" "$T/dev.err")"; }
+# shellcheck disable=SC2086
+check "add devdeny" h add devdeny --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" $ENDP
+h edit devdeny --set flow=device_code >/dev/null
+device_run devdeny deny; rc=$?
+[ $rc -ne 0 ] && grep -q "denied" "$T/dev.err" && [ ! -e "$S/devdeny.state" ] \
+	&& ok "device flow denied: exit non-zero with 'denied'" || { not_ok "device deny (exit $rc)"; diag "$(cat "$T/dev.out" "$T/dev.err")"; }
+
+# ---------------------------------------------------------------- client credentials
+# shellcheck disable=SC2086
+check "add cc" h add cc --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" --flow client_credentials $ENDP
+h authorize cc >"$T/out" 2>"$T/err" </dev/null; rc=$?
+[ $rc -eq 0 ] && [ -e "$S/cc.state" ] && ok "client_credentials: no interaction, exit 0" || { not_ok "cc (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+h token cc | grep -q '^at-' && ok "token of a client_credentials token" || not_ok "token cc"
+
+# ---------------------------------------------------------------- refresh
+n0=$(oauth_count refresh_token)
+h refresh --all >"$T/out" 2>"$T/err"; rc=$?
+n1=$(oauth_count refresh_token)
+[ $rc -eq 0 ] && [ $((n1 - n0)) -eq 6 ] && grep -q "wrongstate: skipped" "$T/out" \
+	&& ok "refresh --all refreshes every authorized token" || { not_ok "refresh --all (exit $rc, $((n1 - n0)) refreshes)"; diag "$(cat "$T/out" "$T/err")"; }
+h refresh --all --if-expiring-in 5 >"$T/out" 2>&1
+[ "$(oauth_count refresh_token)" = "$n1" ] && grep -q "not due" "$T/out" \
+	&& ok "--if-expiring-in skips tokens that are not due" || { not_ok "--if-expiring-in"; diag "$(cat "$T/out")"; }
+old_rt=$(sfield conf refresh_token)
+check "refresh NAME" h refresh conf
+new_rt=$(sfield conf refresh_token)
+[ -n "$new_rt" ] && [ "$new_rt" != "$old_rt" ] && ok "rotated refresh token persisted" || not_ok "rotation persisted"
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u confidential-client:confidential-secret \
+	--data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$old_rt" "$OAUTH_URL/token")
+[ "$code" = 400 ] && ok "the old refresh token is unusable" || not_ok "old refresh token answered $code"
+later
+SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "the helper keeps working after rotation" || not_ok "token after rotation"
+h refresh conf nosuch >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "nosuch" "$T/err" && ok "refresh exits 1 when one fails" || { not_ok "refresh partial failure (exit $rc)"; diag "$(cat "$T/err")"; }
+
+# ---------------------------------------------------------------- invalid_grant, status, notify
+: >"$T/notify.log"
+h status conf >"$T/out"; rc=$?
+[ $rc -eq 0 ] && [ ! -s "$T/notify.log" ] && ok "status fine: exit 0, no notification" || { not_ok "status before (exit $rc)"; diag "$(cat "$T/out")"; }
+oauth_control '{"fault": {"path": "/token", "kind": "invalid_grant", "count": 1}}'
+h refresh conf >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && ok "refresh with a revoked refresh token: one line, exit 1" || { not_ok "invalid_grant refresh (exit $rc)"; diag "$(cat "$T/err")"; }
+h status conf >"$T/out"; rc=$?
+[ $rc -eq 2 ] && grep -q "^conf: refresh token \(revoked\|expired\)" "$T/out" \
+	&& ok "status says the refresh token is revoked, exit 2" || { not_ok "status after invalid_grant (exit $rc)"; diag "$(cat "$T/out")"; }
+[ "$(grep -c "^conf refresh_token_expired$" "$T/notify.log")" -eq 1 ] && [ "$(wc -l <"$T/notify.log")" -eq 1 ] \
+	&& ok "notify_command ran once for the transition" || { not_ok "notify once"; diag "$(cat "$T/notify.log")"; }
+h status conf >/dev/null; h status >/dev/null
+[ "$(wc -l <"$T/notify.log")" -eq 1 ] && ok "no second notification for the same condition" || { not_ok "notified again"; diag "$(cat "$T/notify.log")"; }
+later
+SASL_OAUTH2_TEST_NOW=$FAKE h token conf >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q "authorize" "$T/err" && ok "token with a dead refresh token says to authorize" || { not_ok "token dead (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+BROWSER="$T/browser" h authorize conf --timeout 30 >/dev/null 2>&1 </dev/null
+h status conf >"$T/out"; rc=$?
+[ $rc -eq 0 ] && ok "re-authorized: status fine again" || { not_ok "status after re-authorize (exit $rc)"; diag "$(cat "$T/out")"; }
+oauth_control '{"fault": {"path": "/token", "kind": "invalid_grant", "count": 1}}'
+h refresh conf >/dev/null 2>&1
+h status conf >/dev/null
+[ "$(grep -c "^conf refresh_token_expired$" "$T/notify.log")" -eq 2 ] && ok "a new transition notifies again" || { not_ok "second transition"; diag "$(cat "$T/notify.log")"; }
+BROWSER="$T/browser" h authorize conf --timeout 30 >/dev/null 2>&1 </dev/null
+
+# ---------------------------------------------------------------- faults
+cat >"$T/slow.conf" <<EOF
+http_timeout: 2
+EOF
+later
+snapshot() { echo "$(sfield conf access_token) $(sfield conf refresh_token) $(sfield conf expires_at)"; }
+before=$(snapshot)
+oauth_control '{"fault": {"path": "/token", "kind": "hang", "count": 1, "seconds": 30}}'
+t0=$(date +%s)
+SASL_OAUTH2_TEST_NOW=$FAKE "$HELPER" --store "$S" --config "$T/slow.conf" token conf >"$T/out" 2>"$T/err"; rc=$?
+t1=$(date +%s)
+[ $rc -ne 0 ] && [ $((t1 - t0)) -le 10 ] && [ ! -s "$T/out" ] && [ "$(wc -l <"$T/err")" -eq 1 ] \
+	&& ok "a hung token endpoint fails within $((t1 - t0)) s (http_timeout 2)" || { not_ok "hang (exit $rc, $((t1 - t0)) s)"; diag "$(cat "$T/err")"; }
+[ "$(snapshot)" = "$before" ] && ok "hang: tokens in the state unchanged" || not_ok "hang changed the state"
+oauth_control '{"reset": true}'
+for kind in 500 malformed oversized; do
+	oauth_control "{\"fault\": {\"path\": \"/token\", \"kind\": \"$kind\", \"count\": 1}}"
+	SASL_OAUTH2_TEST_NOW=$FAKE h token conf >"$T/out" 2>"$T/err"; rc=$?
+	if [ $rc -ne 0 ] && [ ! -s "$T/out" ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "^sasl-oauth2: conf: " "$T/err"; then
+		ok "fault $kind: one clear error line"
+	else
+		not_ok "fault $kind (exit $rc)"; diag "$(cat "$T/out" "$T/err")"
+	fi
+	[ "$(snapshot)" = "$before" ] && ok "fault $kind: tokens in the state unchanged" || not_ok "fault $kind changed the state"
+	if grep -q "at-\|rt-" "$T/err"; then not_ok "fault $kind leaked a token"; else ok "fault $kind: no token in the message"; fi
+done
+h status conf >"$T/out"; rc=$?
+[ $rc -eq 2 ] && grep -q "^conf: refresh failed: " "$T/out" && ok "status reports 'refresh failed: REASON'" || { not_ok "refresh failed status (exit $rc)"; diag "$(cat "$T/out")"; }
+grep -q "^conf refresh_failed$" "$T/notify.log" && ok "refresh_failed notified" || { not_ok "refresh_failed notified"; diag "$(cat "$T/notify.log")"; }
+SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "recovers once the server is fine" || not_ok "recovery"
+h status conf >/dev/null; rc=$?
+[ $rc -eq 0 ] && ok "status fine after recovery" || not_ok "status after recovery: $rc"
+
+# ---------------------------------------------------------------- remove --revoke
+n0=$(oauth_stats | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin).get("paths", {}).get("/revoke", 0))' 2>/dev/null)
+h remove --revoke pub >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && grep -q "revoked the refresh token" "$T/out" && [ ! -e "$S/pub.yaml" ] \
+	&& ok "remove --revoke revokes and removes" || { not_ok "remove --revoke (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+
+done_testing
