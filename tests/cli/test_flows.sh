@@ -45,7 +45,22 @@ loc=\$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "\$1")
 loc=\$(printf '%s' "\$loc" | sed 's/state=[^&]*/state=forged-state/')
 exec curl -sS --max-time 10 "\$loc" >>"$T/browser.log" 2>&1
 EOF
-chmod 700 "$T/browser" "$T/browser-forge"
+# A browser that first asks the listener for other things: each must be
+# answered with an error while the listener keeps waiting for the redirect.
+cat >"$T/browser-noisy" <<EOF
+#!/bin/sh
+loc=\$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "\$1")
+base=\$(printf '%s' "\$loc" | sed -n 's|^\(http://127.0.0.1:[0-9]*\)/.*|\1|p')
+big=\$(head -c 9000 /dev/zero | tr '\\0' x)
+{
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code} ' "\$base/favicon.ico"
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code} ' -X POST "\$loc"
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code} ' "\$base/"
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code} ' -H "X-Big: \$big" "\$base/"
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "\$loc"
+} >"$T/noisy.codes" 2>>"$T/browser.log"
+EOF
+chmod 700 "$T/browser" "$T/browser-forge" "$T/browser-noisy"
 
 # ---------------------------------------------------------------- authorization code
 # shellcheck disable=SC2086
@@ -85,6 +100,15 @@ later
 second=$(SASL_OAUTH2_TEST_NOW=$FAKE h token conf)
 [ -n "$second" ] && [ "$second" != "$first" ] && [ "$(oauth_count refresh_token)" = $((n0 + 1)) ] \
 	&& ok "token refreshes once when due" || { not_ok "token refresh when due"; diag "n0=$n0 now=$(oauth_count refresh_token)"; }
+
+# shellcheck disable=SC2086
+check "add noisy" h add noisy --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" $ENDP
+BROWSER="$T/browser-noisy" h authorize noisy --timeout 30 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$T/noisy.codes")" = "404 405 400 431 200" ] \
+	&& ok "listener answers favicon/POST/no query/oversized with errors and keeps waiting" \
+	|| { not_ok "noisy browser (exit $rc)"; diag "codes: $(cat "$T/noisy.codes")" "$(cat "$T/err")"; }
+check "remove noisy" h remove noisy
 
 # ---------------------------------------------------------------- wrong state, denial
 # shellcheck disable=SC2086
@@ -182,6 +206,16 @@ SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "the helper keeps
 h refresh conf nosuch >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "nosuch" "$T/err" && ok "refresh exits 1 when one fails" || { not_ok "refresh partial failure (exit $rc)"; diag "$(cat "$T/err")"; }
 
+n0=$(oauth_count refresh_token)
+later
+SASL_OAUTH2_TEST_NOW=$FAKE h status conf >"$T/out"; rc=$?
+[ $rc -eq 0 ] && [ "$(oauth_count refresh_token)" = "$n0" ] && grep -q "will be refreshed" "$T/out" \
+	&& ok "status without --refresh: no network; an expired refreshable token is fine" \
+	|| { not_ok "status no network (exit $rc)"; diag "$(cat "$T/out")"; }
+SASL_OAUTH2_TEST_NOW=$FAKE h status --refresh conf >"$T/out"; rc=$?
+[ $rc -eq 0 ] && [ "$(oauth_count refresh_token)" = $((n0 + 1)) ] && grep -q "^conf: ok$" "$T/out" \
+	&& ok "status --refresh refreshes what is due" || { not_ok "status --refresh (exit $rc)"; diag "$(cat "$T/out")"; }
+
 # ---------------------------------------------------------------- invalid_grant, status, notify
 : >"$T/notify.log"
 h status conf >"$T/out"; rc=$?
@@ -246,5 +280,19 @@ n0=$(oauth_stats | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin).ge
 h remove --revoke pub >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && grep -q "revoked the refresh token" "$T/out" && [ ! -e "$S/pub.yaml" ] \
 	&& ok "remove --revoke revokes and removes" || { not_ok "remove --revoke (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+
+# ---------------------------------------------------------------- doctor
+SASL_PATH="$PLUGIN_DIR" h doctor >"$T/out" 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "^ok  *plugin: .*XOAUTH2 and OAUTHBEARER" "$T/out" && grep -q "^ok  *reachability: $OAUTH_URL/token" "$T/out" \
+	&& ok "doctor: all checks pass with the built plugin" || { not_ok "doctor (exit $rc)"; diag "$(cat "$T/out")"; }
+mkdir -p "$T/empty-plugins"
+SASL_PATH="$T/empty-plugins" h doctor >"$T/out" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q "^PROBLEM  *plugin: .*$T/empty-plugins" "$T/out" \
+	&& ok "doctor: a missing plugin is a problem naming the directory" || { not_ok "doctor without plugin (exit $rc)"; diag "$(cat "$T/out")"; }
+chmod 644 "$S/conf.yaml"
+SASL_PATH="$PLUGIN_DIR" h doctor >"$T/out" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q "^PROBLEM .*conf.yaml.*chmod 600" "$T/out" \
+	&& ok "doctor: a readable config file is a problem with the fix" || { not_ok "doctor permissions (exit $rc)"; diag "$(cat "$T/out")"; }
+chmod 600 "$S/conf.yaml"
 
 done_testing
