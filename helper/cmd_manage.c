@@ -82,6 +82,12 @@ static int apply_sets(ts_token_config *c, char **sets, int nsets, const char *na
 				       "export it, edit the name and import it");
 		if (ts_token_config_set(c, key, eq + 1, &err) != TS_OK)
 			return cli_err_ts(name, "invalid --set", &err);
+		/* A stored secret would win over the new path: the user
+		 * asked for the file, so drop the copy. */
+		if (strcmp(key, "client_secret_file") == 0 && eq[1] != '\0') {
+			ts_free_secret(c->client_secret);
+			c->client_secret = NULL;
+		}
 	}
 	return CLI_EXIT_OK;
 }
@@ -311,6 +317,11 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 	}
 	if ((rc = apply_sets(c, sets, nsets, name, "add")) != CLI_EXIT_OK)
 		goto cleanup;
+	if (secret_file && c->client_secret_file) {
+		rc = cli_usage_error("add", "give either --client-secret-file (stores the secret) or "
+				     "--set client_secret_file=PATH (keeps a path), not both");
+		goto cleanup;
+	}
 	rc = CLI_EXIT_FAIL;
 	if ((rc = cli_ctx_open(&ctx, g, TS_STORE_CREATE, name)) != CLI_EXIT_OK)
 		goto cleanup;
@@ -422,6 +433,9 @@ int cmd_edit(const cli_global *g, int argc, char **argv)
 		ts_free_secret(c->client_secret);
 		c->client_secret = secret;
 		secret = NULL;
+		/* The stored secret replaces a path to one. */
+		free(c->client_secret_file);
+		c->client_secret_file = NULL;
 	}
 	if (ts_token_config_check(ctx, c, &err) != TS_OK) {
 		rc = cli_err_ts(name, "cannot edit", &err);

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,7 +62,10 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 	memset(st, 0, sizeof *st);
 	if (ts_store_load_config(ts_ctx_store(ctx), name, &st->config, &err) != TS_OK) {
 		st->broken = true;
-		set_text(st, 2, "invalid configuration: %s", err.msg);
+		if (err.code == TS_ENOTFOUND)
+			set_text(st, 2, "no such token: %s", err.msg);
+		else
+			set_text(st, 2, "invalid configuration: %s", err.msg);
 		snprintf(st->detail, sizeof st->detail, "%s", err.msg);
 		return;
 	}
@@ -176,12 +180,18 @@ static int run_notify(const char *cmd, const char *name, unsigned ev, const char
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-/* Report new transitions of token `name` and forget ended ones. */
+/* Report new transitions of token `name` and forget ended ones. The
+ * bits are claimed under the lock and the commands run after it is
+ * released, so a slow notify_command never holds up a mail program that
+ * needs to refresh this token; a second status run at the same time sees
+ * the bits already claimed and stays quiet. */
 static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 {
 	const char *cmd = ts_ctx_config(ctx)->notify_command;
@@ -189,7 +199,7 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 	ts_lock *lk = NULL;
 	ts_state *s = NULL;
 	ts_error err = { 0 };
-	unsigned mask, fresh, keep, bit;
+	unsigned mask, fresh = 0, keep, bit;
 
 	if (!cmd || !*cmd || !st->eff || !st->state)
 		return;
@@ -202,10 +212,25 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 		cli_warn(name, "notification skipped: %s", err.msg);
 		return;
 	}
-	if (ts_store_load_state(store, name, &s, &err) != TS_OK)
-		goto cleanup;
+	if (ts_store_load_state(store, name, &s, &err) != TS_OK) {
+		ts_store_unlock(store, lk);
+		cli_warn(name, "notification skipped: %s", err.msg);
+		return;
+	}
 	fresh = st->events & mask & ~s->notified;
 	keep = s->notified & st->events;
+	if ((keep | fresh) != s->notified) {
+		s->notified = keep | fresh;
+		if (ts_store_save_state(store, name, s, &err) != TS_OK) {
+			/* Not recorded: report nothing rather than repeat it on
+			 * every run. */
+			cli_warn(name, "notification skipped: cannot record it: %s", err.msg);
+			fresh = 0;
+		}
+	}
+	ts_state_free(s);
+	ts_store_unlock(store, lk);
+
 	for (bit = 1; bit <= TS_NOTIFY_REFRESH_FAILED; bit <<= 1) {
 		int rc;
 
@@ -216,14 +241,6 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 			cli_warn(name, "notify_command for %s exited with status %d",
 				 ts_notify_event_str(bit), rc);
 	}
-	if ((keep | fresh) != s->notified) {
-		s->notified = keep | fresh;
-		if (ts_store_save_state(store, name, s, &err) != TS_OK)
-			cli_warn(name, "cannot record the notification: %s", err.msg);
-	}
-cleanup:
-	ts_state_free(s);
-	ts_store_unlock(store, lk);
 }
 
 /* ---------------------------------------------------------------------- */
