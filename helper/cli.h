@@ -109,6 +109,9 @@ int cli_read_secret(char **out, const char *path, ts_error *err);
 /* Read a whole file ("-" = stdin), at most `max` bytes. Free with
  * ts_free_secret (it may hold secrets). */
 int cli_read_file(char **out, size_t *outlen, const char *path, size_t max, ts_error *err);
+/* Write all of `buf` to `fd` with write(2), bypassing stdio so that no
+ * copy of a secret stays in a stdio buffer. 0 or -1 (errno set). */
+int cli_write_all(int fd, const char *buf, size_t len);
 /* Write `buf` to `path` atomically with mode 0600. */
 int cli_write_file_atomic(const char *path, const char *buf, size_t len, ts_error *err);
 

@@ -391,6 +391,22 @@ int cli_read_file(char **out, size_t *outlen, const char *path, size_t max, ts_e
 	return rc;
 }
 
+int cli_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 int cli_write_file_atomic(const char *path, const char *buf, size_t len, ts_error *err)
 {
 	char dir[PATH_MAX];

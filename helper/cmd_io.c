@@ -6,9 +6,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -136,9 +138,9 @@ int cmd_export(const cli_global *g, int argc, char **argv)
 		fprintf(stderr, "%s: exported %zu token%s to %s%s\n", CLI_PROG, names.n,
 			names.n == 1 ? "" : "s", output, with_secrets ? " (with secrets)" : "");
 	} else {
-		fputs(text, stdout);
-		if (fflush(stdout) != 0) {
-			rc = cli_err(NULL, "cannot write to standard output");
+		fflush(stdout);
+		if (cli_write_all(STDOUT_FILENO, text, strlen(text)) != 0) {
+			rc = cli_err(NULL, "cannot write to standard output: %s", strerror(errno));
 			goto cleanup;
 		}
 	}

@@ -104,14 +104,27 @@ static int set_one(ts_token_config *c, const char *key, const char *value, const
 /* ---------------------------------------------------------------------- */
 /* templates                                                                */
 
-static const char *templates_dir_fallback(ts_ctx *ctx)
+/* The templates directory when the context could not be opened (no store
+ * yet): the same order as ts_ctx_open, env, config `templates_dir`, the
+ * built-in directory. *cfg keeps the configuration the answer points into. */
+static const char *templates_dir_fallback(ts_ctx *ctx, const cli_global *g, ts_global_config **cfg)
 {
-	const char *d;
+	const char *d, *path;
+	ts_error err = { 0 };
 
 	if (ctx && ts_ctx_templates_dir(ctx))
 		return ts_ctx_templates_dir(ctx);
 	d = getenv("SASL_OAUTH2_TEMPLATES");
-	return d && *d ? d : TEMPLATESDIR;
+	if (d && *d)
+		return d;
+	path = g->config_path;
+	if (!path || !*path)
+		path = getenv("SASL_OAUTH2_CONFIG");
+	if (!path || !*path)
+		path = SYSCONFDIR "/sasl-oauth2/sasl-oauth2.conf";
+	if (ts_global_config_load(cfg, path, &err) == TS_OK && (*cfg)->templates_dir)
+		return (*cfg)->templates_dir;
+	return TEMPLATESDIR;
 }
 
 static void print_list_line(const char *label, const ts_strlist *l)
@@ -134,6 +147,7 @@ int cmd_templates(const cli_global *g, int argc, char **argv)
 	ts_error err = { 0 };
 	ts_strlist names = { 0 };
 	ts_template *t = NULL;
+	ts_global_config *gcfg = NULL;
 	const char *dir;
 	int rc = CLI_EXIT_FAIL, id;
 	size_t i;
@@ -157,7 +171,7 @@ int cmd_templates(const cli_global *g, int argc, char **argv)
 	o.store_dir = g->store_dir;
 	if (ts_ctx_open(&ctx, &o, &err) != TS_OK)
 		ctx = NULL;
-	dir = templates_dir_fallback(ctx);
+	dir = templates_dir_fallback(ctx, g, &gcfg);
 
 	if (p.npos == 0) {
 		if (ts_template_list(&names, dir, &err) != TS_OK) {
@@ -215,6 +229,7 @@ int cmd_templates(const cli_global *g, int argc, char **argv)
 cleanup:
 	ts_template_free(t);
 	ts_strlist_clear(&names);
+	ts_global_config_free(gcfg);
 	ts_ctx_close(ctx);
 	cli_parser_free(&p);
 	return rc;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -49,9 +50,25 @@ int cmd_token(const cli_global *g, int argc, char **argv)
 		rc = cli_err_ts(name, "no access token", &err);
 		goto cleanup;
 	}
-	if (fputs(tok, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
-		rc = cli_err(name, "cannot write the token to standard output: %s", strerror(errno));
-		goto cleanup;
+	{
+		/* One write of token and newline, past stdio: no stray copy. */
+		size_t n = strlen(tok);
+		char *line = malloc(n + 2);
+		int wrc;
+
+		if (!line) {
+			rc = cli_err(name, "out of memory");
+			goto cleanup;
+		}
+		memcpy(line, tok, n);
+		line[n] = '\n';
+		line[n + 1] = '\0';
+		wrc = cli_write_all(STDOUT_FILENO, line, n + 1);
+		ts_free_secret(line);
+		if (wrc != 0) {
+			rc = cli_err(name, "cannot write the token to standard output: %s", strerror(errno));
+			goto cleanup;
+		}
 	}
 	rc = CLI_EXIT_OK;
 cleanup:
