@@ -241,6 +241,19 @@ h refresh conf >/dev/null 2>&1
 h status conf >/dev/null
 [ "$(grep -c "^conf refresh_token_expired$" "$T/notify.log")" -eq 2 ] && ok "a new transition notifies again" || { not_ok "second transition"; diag "$(cat "$T/notify.log")"; }
 BROWSER="$T/browser" h authorize conf --timeout 30 >/dev/null 2>&1 </dev/null
+h status conf >/dev/null
+oauth_control '{"fault": {"path": "/token", "kind": "invalid_grant", "count": 1}}'
+h refresh conf >/dev/null 2>&1
+pids=
+for i in 1 2 3 4 5 6; do
+	"$HELPER" --store "$S" --config "$CONF" status conf >/dev/null 2>&1 &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+[ "$(grep -c "^conf refresh_token_expired$" "$T/notify.log")" -eq 3 ] \
+	&& ok "six status runs at once notify a new transition once" || { not_ok "parallel status"; diag "$(cat "$T/notify.log")"; }
+BROWSER="$T/browser" h authorize conf --timeout 30 >/dev/null 2>&1 </dev/null
 
 # ---------------------------------------------------------------- faults
 cat >"$T/slow.conf" <<EOF
