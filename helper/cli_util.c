@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -333,6 +334,42 @@ static int open_checked(int *out, const char *path, bool secret, ts_error *err)
 	return TS_OK;
 }
 
+/* Read one line from the terminal without echo (a person typing or
+ * pasting the secret at the prompt). */
+static int read_tty_line(char **out, ts_error *err)
+{
+	struct termios old, quiet;
+	char *buf = calloc(1, 4096);
+	size_t len = 0;
+	bool restore = false;
+	int rc = TS_OK;
+
+	if (!buf)
+		return ts_error_set(err, TS_ENOMEM, "out of memory");
+	fprintf(stderr, "Client secret (not shown): ");
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	while (len < 4095) {
+		ssize_t n = read(STDIN_FILENO, buf + len, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	fputc('\n', stderr);
+	*out = buf;
+	return rc;
+}
+
 int cli_read_secret(char **out, const char *path, ts_error *err)
 {
 	char *buf = NULL;
@@ -340,6 +377,12 @@ int cli_read_secret(char **out, const char *path, ts_error *err)
 	int fd = -1, rc;
 	const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
 
+	if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO)) {
+		rc = read_tty_line(&buf, err);
+		if (rc != TS_OK)
+			return rc;
+		goto got;
+	}
 	if (strcmp(path, "-") == 0) {
 		fd = STDIN_FILENO;
 	} else {
@@ -352,6 +395,7 @@ int cli_read_secret(char **out, const char *path, ts_error *err)
 		close(fd);
 	if (rc != TS_OK)
 		return rc;
+got:
 	/* The secret is the first line, without trailing white space. */
 	{
 		char *nl = strpbrk(buf, "\r\n");
