@@ -124,7 +124,7 @@ BROWSER="$T/browser" h authorize wrongstate --timeout 30 >"$T/out" 2>"$T/err" </
 [ $rc -ne 0 ] && grep -q "denied" "$T/err" && [ ! -e "$S/wrongstate.state" ] \
 	&& ok "access_denied fails with 'denied' and stores nothing" || { not_ok "access_denied (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
 
-BROWSER= DISPLAY= WAYLAND_DISPLAY= h authorize wrongstate --no-browser --timeout 2 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+BROWSER='' DISPLAY='' WAYLAND_DISPLAY='' h authorize wrongstate --no-browser --timeout 2 >"$T/out" 2>"$T/err" </dev/null; rc=$?
 [ $rc -ne 0 ] && [ ! -e "$S/wrongstate.state" ] && [ "$(wc -l <"$T/err")" -eq 1 ] \
 	&& ok "no redirect: gives up with one line" || { not_ok "timeout (exit $rc)"; diag "$(cat "$T/err")"; }
 
