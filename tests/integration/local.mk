@@ -13,4 +13,5 @@ EXTRA_DIST += \
 	tests/integration/env.sh \
 	tests/integration/smtp_sink.py \
 	tests/integration/tcp_record.py \
-	tests/integration/valgrind.supp
+	tests/integration/valgrind.supp \
+	tools/demo

@@ -62,7 +62,7 @@ EOF
 # run_mbsync MECH: one sync through the plugin with the store from the
 # environment (mbsync has no way to pass plugin options).
 run_mbsync() {
-	HOME=$T SASL_PATH="$PLUGIN_DIR" SASL_OAUTH2_STORE="$STORE" \
+	env $SAN_ENV HOME="$T" SASL_PATH="$PLUGIN_DIR" SASL_OAUTH2_STORE="$STORE" \
 		timeout 60 mbsync -c "$T/mbsyncrc-$1" -V so2 </dev/null >"$T/mbsync-$1.out" 2>&1
 }
 

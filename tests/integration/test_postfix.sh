@@ -77,7 +77,7 @@ smtp_sasl_password_maps = inline:{ [127.0.0.1]:$SUBM_PORT=$TEST_USER:$1 }
 smtp_sasl_mechanism_filter = xoauth2
 smtp_sasl_security_options = noanonymous
 smtp_tls_security_level = none
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$STORE SASL_OAUTH2_TEMPLATES=$SASL_OAUTH2_TEMPLATES
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$STORE SASL_OAUTH2_TEMPLATES=$SASL_OAUTH2_TEMPLATES $SAN_ENV
 EOF
 }
 pf_main alice

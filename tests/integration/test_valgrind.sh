@@ -11,6 +11,7 @@
 
 it_require "$DOVECOT" "$IMTEST" valgrind
 it_require_built
+[ -z "$SAN_PRELOAD" ] || skip_all "valgrind cannot run the ASan-instrumented plugin of a sanitizer build"
 
 oauth_server_start --max-seconds 300 || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }
 dovecot_start || { not_ok "private Dovecot starts"; done_testing; exit 1; }
