@@ -13,6 +13,11 @@
 if [ -z "${_tap_n+set}" ]; then
 	. "$top_srcdir/tests/lib.sh"
 fi
+# A test killed by timeout(1) or the harness must still stop its servers:
+# turn the signals into an exit so the EXIT trap runs the at_exit hooks.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 : "${PYTHON3:=python3}"
 CYRUS_BIN=/usr/lib/cyrus/bin
 IMTEST=$CYRUS_BIN/imtest
@@ -269,6 +274,10 @@ EOF
 		return 1
 	fi
 	at_exit dovecot_stop
+	# Bounded lifetime even if this shell is killed with SIGKILL.
+	_dv_pidf="$DOVECOT_DIR/run/master.pid"
+	( sleep "${IT_MAX_SECONDS:-600}"; [ -s "$_dv_pidf" ] && kill "$(cat "$_dv_pidf")" ) >/dev/null 2>&1 &
+	at_exit "kill $! 2>/dev/null"
 	for _p in $IMAP_PORT $POP3_PORT $SUBM_PORT; do
 		if ! wait_port "$_p" 15; then
 			diag "dovecot is not listening on 127.0.0.1:$_p"
