@@ -123,6 +123,18 @@ wait_until() {
 	return 0
 }
 
+# watchdog SECONDS COMMAND: run COMMAND after SECONDS unless this test
+# exits first (the watchdog and its sleep are stopped at exit).
+watchdog() {
+	(
+		trap 'kill $_wd_sleep 2>/dev/null; exit 0' TERM
+		sleep "$1" &
+		_wd_sleep=$!
+		wait $_wd_sleep && eval "$2"
+	) >/dev/null 2>&1 &
+	at_exit "kill $! 2>/dev/null"
+}
+
 # b64dec: decode base64 from stdin to stdout.
 b64dec() {
 	"$PYTHON3" -c 'import base64, sys; sys.stdout.buffer.write(base64.b64decode(sys.stdin.read().strip()))'
@@ -276,8 +288,7 @@ EOF
 	at_exit dovecot_stop
 	# Bounded lifetime even if this shell is killed with SIGKILL.
 	_dv_pidf="$DOVECOT_DIR/run/master.pid"
-	( sleep "${IT_MAX_SECONDS:-600}"; [ -s "$_dv_pidf" ] && kill "$(cat "$_dv_pidf")" ) >/dev/null 2>&1 &
-	at_exit "kill $! 2>/dev/null"
+	watchdog "${IT_MAX_SECONDS:-600}" "[ -s '$_dv_pidf' ] && kill \$(cat '$_dv_pidf')"
 	for _p in $IMAP_PORT $POP3_PORT $SUBM_PORT; do
 		if ! wait_port "$_p" 15; then
 			diag "dovecot is not listening on 127.0.0.1:$_p"

@@ -119,8 +119,7 @@ if timeout 60 postfix -c "$PF" check >"$T/pf-check.out" 2>&1 &&
 	timeout 60 postfix -c "$PF" start >"$T/pf-start.out" 2>&1; then
 	at_exit pf_stop
 	# Bounded lifetime even if this shell is killed with SIGKILL.
-	( sleep "${IT_MAX_SECONDS:-600}"; postfix -c "$PF" stop ) >/dev/null 2>&1 &
-	at_exit "kill $! 2>/dev/null"
+	watchdog "${IT_MAX_SECONDS:-600}" "postfix -c '$PF' stop"
 	ok "private Postfix instance started"
 else
 	at_exit pf_stop
