@@ -177,6 +177,15 @@ wait_sink_count() { wait_until "${2:-15}" _sink_has "$1"; }
 # running yet. Sets IMAP_PORT, POP3_PORT, SUBM_PORT, DOVECOT_DIR, DOVECOT_LOG,
 # MAIL_DIR (homes are $MAIL_DIR/<user>).
 dovecot_start() {
+	# A free port can be taken between the probe and Dovecot's bind: one
+	# retry with other ports.
+	if _dovecot_start_once; then return 0; fi
+	diag "dovecot_start: retrying once with other ports"
+	dovecot_stop
+	_dovecot_start_once
+}
+
+_dovecot_start_once() {
 	if [ -z "${OAUTH_URL:-}" ]; then
 		diag "dovecot_start: OAUTH_URL is not set; start the test OAuth2 server first"
 		return 1
