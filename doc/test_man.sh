@@ -4,7 +4,8 @@
 # sasl-oauth2(1) documents every command of the helper with its exit status,
 # and, when the helper is built, that `sasl-oauth2 --help` lists every command
 # and that every long option it mentions is documented in sasl-oauth2(1).
-. "$top_srcdir/tests/lib.sh"
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:?}/tests/lib.sh"
 
 DOC="$top_srcdir/doc"
 PAGES="sasl-oauth2.1 sasl-oauth2.conf.5 sasl-oauth2-token.5 sasl-oauth2-plugin.8"
@@ -20,8 +21,7 @@ for p in $PAGES; do
 		continue
 	fi
 	# groff: every warning category on, output discarded; any stderr is a failure.
-	groff -man -ww -z "$f" >"$T/groff.err" 2>&1
-	if [ $? -eq 0 ] && [ ! -s "$T/groff.err" ]; then
+	if groff -man -ww -z "$f" >"$T/groff.err" 2>&1 && [ ! -s "$T/groff.err" ]; then
 		ok "$p: groff -man -ww renders without warnings"
 	else
 		not_ok "$p: groff -man -ww renders without warnings"
@@ -75,7 +75,8 @@ for c in $COMMANDS; do
 	fi
 done
 n=$(grep -c '^Exit status:' "$man1")
-n_cmd=$(echo $COMMANDS | wc -w)
+# shellcheck disable=SC2086 # one word per command
+n_cmd=$(set -- $COMMANDS; echo $#)
 if [ "$n" -ge "$n_cmd" ]; then
 	ok "sasl-oauth2(1) gives an exit status for each of the $n_cmd commands"
 else
