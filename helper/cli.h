@@ -77,6 +77,18 @@ int cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv, const
  * arguments are collected into p->pos. */
 int cli_parser_next(cli_parser *p);
 void cli_parser_free(cli_parser *p);
+/* What the command functions below return when the command goes on. */
+#define CLI_GO_ON (-1)
+
+/* After the last option (`id` from cli_parser_next): the exit status when
+ * parsing stopped early (0 after --help, 2 after an error), else CLI_GO_ON. */
+int cli_parser_done(const cli_parser *p, int id);
+/* cli_parser_done, then exactly one positional argument that is a valid
+ * token name (*out). Prints the usage or name error and returns its exit
+ * status; CLI_GO_ON when fine. */
+int cli_one_name(const char **out, const cli_parser *p, int id);
+/* cli_parser_done, then every positional argument a valid token name. */
+int cli_names_check(const cli_parser *p, int id);
 /* Print "sasl-oauth2: CMD: MSG; see: sasl-oauth2 CMD --help" and return 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -121,6 +133,10 @@ int cli_write_file_atomic(const char *path, const char *buf, size_t len, ts_erro
 /* Open the tokenstore context for the global options; prints the error
  * (naming `name` when given) and returns CLI_EXIT_FAIL on failure. */
 int cli_ctx_open(ts_ctx **out, const cli_global *g, unsigned store_flags, const char *name);
+/* The tokens a command works on: the names in `pos`, or every token of the
+ * store when there are none. Prints the error and returns CLI_EXIT_FAIL on
+ * failure, else CLI_EXIT_OK. */
+int cli_names_collect(ts_strlist *out, ts_ctx *ctx, char **pos, int npos);
 
 /* ---------------------------------------------------------------------- */
 /* Token status (cmd_status.c), shared with list and show                   */

@@ -190,6 +190,43 @@ int cli_parser_next(cli_parser *p)
 	return CLI_OPT_END;
 }
 
+int cli_parser_done(const cli_parser *p, int id)
+{
+	(void)p;
+	if (id == CLI_OPT_END)
+		return CLI_GO_ON;
+	return id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+int cli_one_name(const char **out, const cli_parser *p, int id)
+{
+	ts_error err = { 0 };
+	int rc;
+
+	*out = NULL;
+	if ((rc = cli_parser_done(p, id)) != CLI_GO_ON)
+		return rc;
+	if (p->npos != 1)
+		return cli_usage_error(p->cmd, p->npos == 0 ? "missing token NAME" : "too many arguments");
+	if (ts_name_check(p->pos[0], &err) != TS_OK)
+		return cli_err_ts(NULL, p->cmd, &err);
+	*out = p->pos[0];
+	return CLI_GO_ON;
+}
+
+int cli_names_check(const cli_parser *p, int id)
+{
+	ts_error err = { 0 };
+	int rc, i;
+
+	if ((rc = cli_parser_done(p, id)) != CLI_GO_ON)
+		return rc;
+	for (i = 0; i < p->npos; i++)
+		if (ts_name_check(p->pos[i], &err) != TS_OK)
+			return cli_err_ts(NULL, p->cmd, &err);
+	return CLI_GO_ON;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Time                                                                     */
 
@@ -513,5 +550,21 @@ int cli_ctx_open(ts_ctx **out, const cli_global *g, unsigned store_flags, const 
 	rc = ts_ctx_open(out, &o, &err);
 	if (rc != TS_OK)
 		return cli_err_ts(name, "cannot open the token store", &err);
+	return CLI_EXIT_OK;
+}
+
+int cli_names_collect(ts_strlist *out, ts_ctx *ctx, char **pos, int npos)
+{
+	ts_error err = { 0 };
+	int i;
+
+	if (npos == 0) {
+		if (ts_store_list(ts_ctx_store(ctx), out, &err) != TS_OK)
+			return cli_err_ts(NULL, "cannot list tokens", &err);
+		return CLI_EXIT_OK;
+	}
+	for (i = 0; i < npos; i++)
+		if (ts_strlist_add(out, pos[i]) != TS_OK)
+			return cli_err(NULL, "out of memory");
 	return CLI_EXIT_OK;
 }

@@ -253,20 +253,8 @@ int cmd_authorize(const cli_global *g, int argc, char **argv)
 			break;
 		}
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	if (p.npos != 1) {
-		rc = cli_usage_error("authorize", p.npos == 0 ? "missing token NAME" : "too many arguments");
-		goto cleanup;
-	}
-	name = p.pos[0];
-	if (ts_name_check(name, &err) != TS_OK) {
-		rc = cli_err_ts(NULL, "authorize", &err);
-		goto cleanup;
-	}
-	if ((rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
+	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON ||
+	    (rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
 	if (ts_ctx_token_effective(&eff, ctx, name, &err) != TS_OK) {

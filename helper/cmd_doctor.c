@@ -219,10 +219,8 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		;
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
 	if (p.npos > 0) {
 		rc = cli_usage_error("doctor", "unexpected argument '%s'", p.pos[0]);
 		goto cleanup;

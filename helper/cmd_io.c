@@ -78,7 +78,7 @@ int cmd_export(const cli_global *g, int argc, char **argv)
 	cli_parser p;
 	bool with_secrets = false;
 	const char *output = NULL;
-	int id, rc = CLI_EXIT_FAIL, i;
+	int id, rc = CLI_EXIT_FAIL;
 	ts_ctx *ctx = NULL;
 	ts_strlist names = { 0 };
 	ts_export *doc = NULL;
@@ -94,30 +94,11 @@ int cmd_export(const cli_global *g, int argc, char **argv)
 		else
 			output = p.arg;
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	for (i = 0; i < p.npos; i++)
-		if (ts_name_check(p.pos[i], &err) != TS_OK) {
-			rc = cli_err_ts(NULL, "export", &err);
-			goto cleanup;
-		}
-	if ((rc = cli_ctx_open(&ctx, g, 0, NULL)) != CLI_EXIT_OK)
+	if ((rc = cli_names_check(&p, id)) != CLI_GO_ON ||
+	    (rc = cli_ctx_open(&ctx, g, 0, NULL)) != CLI_EXIT_OK ||
+	    (rc = cli_names_collect(&names, ctx, p.pos, p.npos)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
-	if (p.npos == 0) {
-		if (ts_store_list(ts_ctx_store(ctx), &names, &err) != TS_OK) {
-			rc = cli_err_ts(NULL, "cannot list tokens", &err);
-			goto cleanup;
-		}
-	} else {
-		for (i = 0; i < p.npos; i++)
-			if (ts_strlist_add(&names, p.pos[i]) != TS_OK) {
-				rc = cli_err(NULL, "out of memory");
-				goto cleanup;
-			}
-	}
 	if (ts_export_new(&doc, &err) != TS_OK) {
 		rc = cli_err_ts(NULL, "cannot export", &err);
 		goto cleanup;
@@ -183,10 +164,8 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 		else
 			dry_run = true;
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
 	if (p.npos != 1) {
 		rc = cli_usage_error("import", p.npos == 0 ? "missing FILE (or - for stdin)" : "too many arguments");
 		goto cleanup;

@@ -156,10 +156,8 @@ int cmd_templates(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		;
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
 	if (p.npos > 1) {
 		rc = cli_usage_error("templates", "too many arguments");
 		goto cleanup;
@@ -290,21 +288,10 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 			     "other users); use --client-secret-file FILE or --client-secret-file - (stdin)");
 		goto cleanup;
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
-	if (p.npos != 1) {
-		rc = cli_usage_error("add", p.npos == 0 ? "missing token NAME" : "too many arguments");
-		goto cleanup;
-	}
-	name = p.pos[0];
 	if (!tmpl) {
 		rc = cli_usage_error("add", "missing --template T (list them with: sasl-oauth2 templates)");
-		goto cleanup;
-	}
-	if (ts_name_check(name, &err) != TS_OK) {
-		rc = cli_err_ts(NULL, "add", &err);
 		goto cleanup;
 	}
 	if (ts_token_config_new(&c, name, &err) != TS_OK) {
@@ -413,21 +400,10 @@ int cmd_edit(const cli_global *g, int argc, char **argv)
 		else if (id == O_SECRET_FILE)
 			secret_file = p.arg;
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
-	if (p.npos != 1) {
-		rc = cli_usage_error("edit", p.npos == 0 ? "missing token NAME" : "too many arguments");
-		goto cleanup;
-	}
-	name = p.pos[0];
 	if (nsets == 0 && !secret_file) {
 		rc = cli_usage_error("edit", "nothing to change; give --set KEY=VALUE");
-		goto cleanup;
-	}
-	if (ts_name_check(name, &err) != TS_OK) {
-		rc = cli_err_ts(NULL, "edit", &err);
 		goto cleanup;
 	}
 	if ((rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
@@ -528,10 +504,8 @@ int cmd_list(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		json = true;
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
 	if (p.npos > 0) {
 		rc = cli_usage_error("list", "unexpected argument '%s'", p.pos[0]);
 		goto cleanup;
@@ -669,20 +643,8 @@ int cmd_show(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		json = true;
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	if (p.npos != 1) {
-		rc = cli_usage_error("show", p.npos == 0 ? "missing token NAME" : "too many arguments");
-		goto cleanup;
-	}
-	name = p.pos[0];
-	if (ts_name_check(name, &err) != TS_OK) {
-		rc = cli_err_ts(NULL, "show", &err);
-		goto cleanup;
-	}
-	if ((rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
+	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON ||
+	    (rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
 	{
@@ -853,20 +815,8 @@ int cmd_remove(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		revoke = true;
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	if (p.npos != 1) {
-		rc = cli_usage_error("remove", p.npos == 0 ? "missing token NAME" : "too many arguments");
-		goto cleanup;
-	}
-	name = p.pos[0];
-	if (ts_name_check(name, &err) != TS_OK) {
-		rc = cli_err_ts(NULL, "remove", &err);
-		goto cleanup;
-	}
-	if ((rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
+	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON ||
+	    (rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
 	if (ts_store_load_config(ts_ctx_store(ctx), name, &c, &err) != TS_OK && err.code == TS_ENOTFOUND) {

@@ -276,10 +276,9 @@ int cmd_status(const cli_global *g, int argc, char **argv)
 	};
 	cli_parser p;
 	bool json = false, refresh = false;
-	int id, rc = CLI_EXIT_FAIL, worst = 0, i;
+	int id, rc = CLI_EXIT_FAIL, worst = 0;
 	ts_ctx *ctx = NULL;
 	ts_strlist names = { 0 };
-	ts_error err = { 0 };
 	json_object *arr = NULL;
 
 	if (cli_parser_init(&p, "status", argc, argv, opts) != 0)
@@ -290,28 +289,14 @@ int cmd_status(const cli_global *g, int argc, char **argv)
 		else
 			refresh = true;
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	for (i = 0; i < p.npos; i++)
-		if (ts_name_check(p.pos[i], &err) != TS_OK) {
-			rc = cli_err_ts(NULL, "status", &err);
+	if ((rc = cli_names_check(&p, id)) != CLI_GO_ON) {
+		/* An invalid name is a failure of the check: status 2. */
+		if (rc == CLI_EXIT_FAIL)
 			rc = 2;
-			goto cleanup;
-		}
-	if (cli_ctx_open(&ctx, g, 0, NULL) != CLI_EXIT_OK) {
-		rc = 2;
 		goto cleanup;
 	}
-	if (p.npos > 0) {
-		for (i = 0; i < p.npos; i++)
-			if (ts_strlist_add(&names, p.pos[i]) != TS_OK) {
-				rc = cli_err(NULL, "out of memory");
-				goto cleanup;
-			}
-	} else if (ts_store_list(ts_ctx_store(ctx), &names, &err) != TS_OK) {
-		cli_err_ts(NULL, "cannot list tokens", &err);
+	if (cli_ctx_open(&ctx, g, 0, NULL) != CLI_EXIT_OK ||
+	    cli_names_collect(&names, ctx, p.pos, p.npos) != CLI_EXIT_OK) {
 		rc = 2;
 		goto cleanup;
 	}

@@ -30,20 +30,8 @@ int cmd_token(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		;
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	if (p.npos != 1) {
-		rc = cli_usage_error("token", p.npos == 0 ? "missing token NAME" : "too many arguments");
-		goto cleanup;
-	}
-	name = p.pos[0];
-	if (ts_name_check(name, &err) != TS_OK) {
-		rc = cli_err_ts(NULL, "token", &err);
-		goto cleanup;
-	}
-	if ((rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
+	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON ||
+	    (rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
 	if (ts_token_get_access(&tok, NULL, ctx, name, 0, &err) != TS_OK) {
@@ -88,7 +76,7 @@ int cmd_refresh(const cli_global *g, int argc, char **argv)
 	cli_parser p;
 	bool all = false;
 	long within = -1;
-	int id, rc = CLI_EXIT_FAIL, i, failed = 0;
+	int id, rc = CLI_EXIT_FAIL, failed = 0;
 	ts_ctx *ctx = NULL;
 	ts_strlist names = { 0 };
 	ts_error err = { 0 };
@@ -110,35 +98,18 @@ int cmd_refresh(const cli_global *g, int argc, char **argv)
 			}
 		}
 	}
-	if (id != CLI_OPT_END) {
-		rc = id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
 		goto cleanup;
-	}
 	if (all == (p.npos > 0)) {
 		rc = cli_usage_error("refresh", all ? "give token names or --all, not both" :
 				     "missing token NAME (or --all)");
 		goto cleanup;
 	}
-	for (i = 0; i < p.npos; i++)
-		if (ts_name_check(p.pos[i], &err) != TS_OK) {
-			rc = cli_err_ts(NULL, "refresh", &err);
-			goto cleanup;
-		}
-	if ((rc = cli_ctx_open(&ctx, g, 0, p.npos == 1 ? p.pos[0] : NULL)) != CLI_EXIT_OK)
+	/* Without names, --all was given: every token of the store. */
+	if ((rc = cli_names_check(&p, id)) != CLI_GO_ON ||
+	    (rc = cli_ctx_open(&ctx, g, 0, p.npos == 1 ? p.pos[0] : NULL)) != CLI_EXIT_OK ||
+	    (rc = cli_names_collect(&names, ctx, p.pos, p.npos)) != CLI_EXIT_OK)
 		goto cleanup;
-	rc = CLI_EXIT_FAIL;
-	if (all) {
-		if (ts_store_list(ts_ctx_store(ctx), &names, &err) != TS_OK) {
-			rc = cli_err_ts(NULL, "cannot list tokens", &err);
-			goto cleanup;
-		}
-	} else {
-		for (i = 0; i < p.npos; i++)
-			if (ts_strlist_add(&names, p.pos[i]) != TS_OK) {
-				rc = cli_err(NULL, "out of memory");
-				goto cleanup;
-			}
-	}
 	for (k = 0; k < names.n; k++) {
 		const char *name = names.v[k];
 		ts_state *s = NULL;

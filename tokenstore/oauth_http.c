@@ -728,6 +728,31 @@ static const char *oauth_error_hint(int code)
 }
 
 /*
+ * Start reading an answer of `host`: reset `oe` (may be NULL) to its status
+ * and host, and parse the body. Returns the JSON object, or NULL when the
+ * body is not JSON or (*not_object set) JSON of another type.
+ */
+static json_object *answer_open(oa2_oauth_error *oe, long status, const char *host,
+				const char *body, size_t len, bool *not_object)
+{
+	json_object *o;
+
+	if (oe != NULL) {
+		memset(oe, 0, sizeof(*oe));
+		oe->http_status = status;
+		snprintf(oe->host, sizeof(oe->host), "%s", host ? host : "");
+	}
+	*not_object = false;
+	o = json_parse_exact(body, len);
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_put_wiped(o);
+		o = NULL;
+		*not_object = true;
+	}
+	return o;
+}
+
+/*
  * Turn a non-success answer (or a 200 carrying `error`) into a code and a
  * message. `o` may be NULL (not JSON).
  */
@@ -788,28 +813,18 @@ int oa2_token_response_parse(oa2_token_response **out, oa2_oauth_error *oe, long
 	json_object *o = NULL;
 	oa2_token_response *r = NULL;
 	const char *at, *tt, *rt, *sc;
-	bool bad = false;
+	bool bad = false, not_object;
 	int64_t n;
 	int rc, k;
 
 	*out = NULL;
-	if (oe != NULL) {
-		memset(oe, 0, sizeof(*oe));
-		oe->http_status = status;
-		snprintf(oe->host, sizeof(oe->host), "%s", host ? host : "");
-	}
+	o = answer_open(oe, status, host, body, len, &not_object);
 	token = token ? token : "";
 	host = host ? host : "";
-	o = json_parse_exact(body, len);
-	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_put_wiped(o);
-		o = NULL;
-		if (status_ok(status)) {
-			rc = ts_error_set(err, TS_ENET, "token '%s': %s %s answered HTTP %ld with JSON "
-					  "that is not an object; try again later", token, what,
-					  host, status);
-			goto cleanup;
-		}
+	if (not_object && status_ok(status)) {
+		rc = ts_error_set(err, TS_ENET, "token '%s': %s %s answered HTTP %ld with JSON "
+				  "that is not an object; try again later", token, what, host, status);
+		goto cleanup;
 	}
 	if (!status_ok(status) || o == NULL ||
 	    json_object_object_get_ex(o, "error", NULL)) {
@@ -945,23 +960,14 @@ int oa2_device_auth_parse(oa2_device_auth **out, oa2_oauth_error *oe, long statu
 	json_object *o = NULL;
 	oa2_device_auth *d = NULL;
 	const char *dc, *uc, *vu, *vuc;
-	bool bad = false;
+	bool bad = false, not_object;
 	int64_t n;
 	int rc, k;
 
 	*out = NULL;
-	if (oe != NULL) {
-		memset(oe, 0, sizeof(*oe));
-		oe->http_status = status;
-		snprintf(oe->host, sizeof(oe->host), "%s", host ? host : "");
-	}
+	o = answer_open(oe, status, host, body, len, &not_object);
 	token = token ? token : "";
 	host = host ? host : "";
-	o = json_parse_exact(body, len);
-	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_put_wiped(o);
-		o = NULL;
-	}
 	if (!status_ok(status) || o == NULL || json_object_object_get_ex(o, "error", NULL)) {
 		rc = answer_error(oe, o, status, content_type, token, what, host, 0, err);
 		goto cleanup;
@@ -1049,18 +1055,10 @@ int oa2_error_parse(oa2_oauth_error *oe, long status, const char *content_type,
 		    const char *body, size_t len, const char *token, const char *what,
 		    const char *host, ts_error *err)
 {
-	json_object *o = json_parse_exact(body, len);
+	bool not_object;
+	json_object *o = answer_open(oe, status, host, body, len, &not_object);
 	int rc;
 
-	if (oe != NULL) {
-		memset(oe, 0, sizeof(*oe));
-		oe->http_status = status;
-		snprintf(oe->host, sizeof(oe->host), "%s", host ? host : "");
-	}
-	if (o != NULL && !json_object_is_type(o, json_type_object)) {
-		json_put_wiped(o);
-		o = NULL;
-	}
 	rc = answer_error(oe, o, status, content_type, token ? token : "", what,
 			  host ? host : "", 0, err);
 	if (o != NULL)

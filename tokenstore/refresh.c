@@ -84,6 +84,21 @@ static int hand_out(char **out, int64_t *out_expires_at, const ts_state *s, ts_e
 	return TS_OK;
 }
 
+/* The token's state, or NULL (and TS_OK) when it has none yet. */
+static int load_state_opt(ts_state **out, ts_store *st, const char *name, ts_error *err)
+{
+	ts_error lerr = { 0 };
+	int rc = ts_store_load_state(st, name, out, &lerr);
+
+	if (rc == TS_ENOTFOUND) {
+		*out = NULL;
+		return TS_OK;
+	}
+	if (rc != TS_OK && err != NULL)
+		*err = lerr;
+	return rc;
+}
+
 /* Checks that need no network: a refresh is possible at all. */
 static int refresh_possible(const ts_token_effective *eff, const ts_state *s, ts_error *err)
 {
@@ -159,7 +174,6 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	ts_lock *lk = NULL;
 	oa2_token_response *resp = NULL;
 	ts_store *st = ts_ctx_store(ctx);
-	ts_error lerr = { 0 };
 	char host[256];
 	bool was_refresh = false;
 	int64_t now;
@@ -177,12 +191,8 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 		ts_ctx_log(ctx, TS_LOG_WARN, "%s", err ? err->msg : "token not valid");
 		goto cleanup;
 	}
-	rc = ts_store_load_state(st, name, &s, &lerr);
-	if (rc != TS_OK && rc != TS_ENOTFOUND) {
-		if (err != NULL)
-			*err = lerr;
+	if ((rc = load_state_opt(&s, st, name, err)) != TS_OK)
 		goto cleanup;
-	}
 	now = ts_now();
 	if (!(flags & TS_ACCESS_FORCE) && usable(s, eff->refresh_margin, now)) {
 		rc = hand_out(out, out_expires_at, s, err);
@@ -199,12 +209,8 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 
 	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
 		goto cleanup;
-	rc = ts_store_load_state(st, name, &s2, &lerr);
-	if (rc != TS_OK && rc != TS_ENOTFOUND) {
-		if (err != NULL)
-			*err = lerr;
+	if ((rc = load_state_opt(&s2, st, name, err)) != TS_OK)
 		goto cleanup;
-	}
 	now = ts_now();
 	/* Someone else refreshed while we waited for the lock. */
 	if (usable(s2, eff->refresh_margin, now) &&
@@ -267,6 +273,27 @@ int ts_token_refresh(ts_ctx *ctx, const char *name, ts_error *err)
 	return rc;
 }
 
+/* Take the token's lock and read its state; a missing state is a new
+ * one when `create`, else TS_ENOTFOUND. On failure nothing is held. */
+static int lock_and_load(ts_lock **out_lock, ts_state **out, ts_ctx *ctx, const char *name,
+			 bool create, ts_error *err)
+{
+	ts_store *st = ts_ctx_store(ctx);
+	int rc;
+
+	*out = NULL;
+	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), out_lock, err)) != TS_OK)
+		return rc;
+	rc = ts_store_load_state(st, name, out, err);
+	if (rc == TS_ENOTFOUND && create)
+		rc = ts_state_new(out, err);
+	if (rc != TS_OK) {
+		ts_store_unlock(st, *out_lock);
+		*out_lock = NULL;
+	}
+	return rc;
+}
+
 int ts_token_store_grant(ts_ctx *ctx, const char *name, const oa2_token_response *r, ts_error *err)
 {
 	ts_store *st = ts_ctx_store(ctx);
@@ -274,15 +301,9 @@ int ts_token_store_grant(ts_ctx *ctx, const char *name, const oa2_token_response
 	ts_state *s = NULL;
 	int rc;
 
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = ts_name_check(name, err)) != TS_OK ||
+	    (rc = lock_and_load(&lk, &s, ctx, name, true, err)) != TS_OK)
 		return rc;
-	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
-		return rc;
-	rc = ts_store_load_state(st, name, &s, err);
-	if (rc == TS_ENOTFOUND)
-		rc = ts_state_new(&s, err);
-	if (rc != TS_OK)
-		goto cleanup;
 	if ((rc = oa2_state_apply(s, r, err)) != TS_OK)
 		goto cleanup;
 	/* A new consent with no refresh token in the answer keeps the old
@@ -307,11 +328,8 @@ int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_tok
 
 	if (access_token == NULL)
 		return TS_OK;
-	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
+	if ((rc = lock_and_load(&lk, &s, ctx, name, false, err)) != TS_OK)
 		return rc;
-	rc = ts_store_load_state(st, name, &s, err);
-	if (rc != TS_OK)
-		goto cleanup;
 	n = strlen(access_token);
 	if (s->access_token != NULL && strlen(s->access_token) == n &&
 	    CRYPTO_memcmp(s->access_token, access_token, n) == 0 && !s->access_rejected) {
@@ -321,7 +339,6 @@ int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_tok
 			ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': the server rejected the access "
 				   "token; the next login refreshes it", name);
 	}
-cleanup:
 	ts_store_unlock(st, lk);
 	ts_state_free(s);
 	return rc;

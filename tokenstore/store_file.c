@@ -22,7 +22,6 @@
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -49,60 +48,52 @@ static int dirfd_of(ts_store *st)
 	return ((file_store *)st->priv)->dirfd;
 }
 
+/* Tokens are the <name>.yaml files with a valid name: the directory is
+ * read like a templates directory, and other names are left out. */
 static int file_list(ts_store *st, ts_strlist *out, ts_error *err)
 {
-	DIR *dir;
-	struct dirent *de;
-	int fd;
+	size_t i, kept = 0;
+	int rc;
 
-	out->v = NULL;
-	out->n = 0;
-	if ((fd = openat(dirfd_of(st), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return ts_error_set(err, TS_EIO, "cannot read store directory %s: %s", st->location,
-				    strerror(errno));
-	if ((dir = fdopendir(fd)) == NULL) {
-		close(fd);
-		return ts_enomem(err);
+	if ((rc = ts_template_list_at(out, dirfd_of(st), st->location, err)) != TS_OK)
+		return rc;
+	for (i = 0; i < out->n; i++) {
+		if (ts_name_check(out->v[i], NULL) == TS_OK)
+			out->v[kept++] = out->v[i];
+		else
+			free(out->v[i]);
 	}
-	while ((de = readdir(dir)) != NULL) {
-		size_t n = strlen(de->d_name);
-		char *base;
-
-		if (de->d_name[0] == '.' || n <= 5 || !ts_has_suffix(de->d_name, ".yaml"))
-			continue;
-		if ((base = strndup(de->d_name, n - 5)) == NULL) {
-			closedir(dir);
-			ts_strlist_clear(out);
-			return ts_enomem(err);
-		}
-		if (ts_name_check(base, NULL) == TS_OK && ts_strlist_add(out, base) != TS_OK) {
-			free(base);
-			closedir(dir);
-			ts_strlist_clear(out);
-			return ts_enomem(err);
-		}
-		free(base);
-	}
-	closedir(dir);
-	ts_strlist_sort(out);
+	out->n = kept;
 	return TS_OK;
+}
+
+/* Read the file <name><suffix> of token `name`; `path` receives its path
+ * for messages. TS_ENOTFOUND when it does not exist, the caller says why. */
+static int read_token_file(char **out, size_t *outlen, struct stat *sb, char *path, size_t pathsz,
+			   ts_store *st, const char *name, const char *suffix, bool secret,
+			   ts_error *err)
+{
+	char file[TS_NAME_MAX + 8];
+	int rc;
+
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	snprintf(file, sizeof(file), "%s%s", name, suffix);
+	ts_path_join(path, pathsz, st->location, file);
+	return ts_file_read_st(out, outlen, sb, dirfd_of(st), st->location, file, TS_FILE_MAX, secret,
+			       true, err);
 }
 
 static int file_load_config(ts_store *st, const char *name, ts_token_config **out, ts_error *err)
 {
-	char file[TS_NAME_MAX + 8], path[4096];
+	char path[4096];
 	char *buf = NULL;
 	size_t len = 0;
 	struct stat sb;
 	int rc;
 
 	*out = NULL;
-	if ((rc = ts_name_check(name, err)) != TS_OK)
-		return rc;
-	snprintf(file, sizeof(file), "%s.yaml", name);
-	ts_path_join(path, sizeof(path), st->location, file);
-	rc = ts_file_read_st(&buf, &len, &sb, dirfd_of(st), st->location, file, TS_FILE_MAX, false,
-			     true, err);
+	rc = read_token_file(&buf, &len, &sb, path, sizeof(path), st, name, ".yaml", false, err);
 	if (rc == TS_ENOTFOUND)
 		return ts_error_set(err, TS_ENOTFOUND,
 				    "token '%s' not found in store %s; create it with: sasl-oauth2 add %s --template TEMPLATE",
@@ -161,18 +152,13 @@ cleanup:
 
 static int file_load_state(ts_store *st, const char *name, ts_state **out, ts_error *err)
 {
-	char file[TS_NAME_MAX + 8], path[4096];
+	char path[4096];
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = ts_name_check(name, err)) != TS_OK)
-		return rc;
-	snprintf(file, sizeof(file), "%s.state", name);
-	ts_path_join(path, sizeof(path), st->location, file);
-	rc = ts_file_read_st(&buf, &len, NULL, dirfd_of(st), st->location, file, TS_FILE_MAX, true,
-			     true, err);
+	rc = read_token_file(&buf, &len, NULL, path, sizeof(path), st, name, ".state", true, err);
 	if (rc == TS_ENOTFOUND)
 		return ts_error_set(err, TS_ENOTFOUND,
 				    "token '%s' has no state yet (never authorized); run: sasl-oauth2 authorize %s",

@@ -190,6 +190,9 @@ cleanup:
 	return rc;
 }
 
+/* The names of the <name>.yaml files in a directory, sorted; the store
+ * lists its token configurations with it too, so messages name the
+ * directory by its path only. */
 int ts_template_list_at(ts_strlist *out, int dirfd, const char *dirpath, ts_error *err)
 {
 	DIR *dir;
@@ -202,7 +205,7 @@ int ts_template_list_at(ts_strlist *out, int dirfd, const char *dirpath, ts_erro
 		return ts_error_set(err, TS_ENOTFOUND, "templates directory %s cannot be opened",
 				    dirpath ? dirpath : "(unset)");
 	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return ts_error_set(err, TS_EIO, "cannot read templates directory %s: %s", dirpath,
+		return ts_error_set(err, TS_EIO, "cannot read directory %s: %s", dirpath,
 				    strerror(errno));
 	if ((dir = fdopendir(fd)) == NULL) {
 		close(fd);

@@ -131,36 +131,40 @@ int ts_yemit_end(ts_yemit *e, char **out, ts_error *err)
 	return TS_OK;
 }
 
-int ts_yemit_map_start(ts_yemit *e)
+/* Start or end a block mapping or sequence: `type` is the event. */
+static int block(ts_yemit *e, yaml_event_type_t type)
 {
 	yaml_event_t ev;
 
-	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+	if (type == YAML_MAPPING_START_EVENT)
+		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+	else if (type == YAML_SEQUENCE_START_EVENT)
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
+	else if (type == YAML_MAPPING_END_EVENT)
+		yaml_mapping_end_event_initialize(&ev);
+	else
+		yaml_sequence_end_event_initialize(&ev);
 	return emit(e, &ev);
+}
+
+int ts_yemit_map_start(ts_yemit *e)
+{
+	return block(e, YAML_MAPPING_START_EVENT);
 }
 
 int ts_yemit_map_end(ts_yemit *e)
 {
-	yaml_event_t ev;
-
-	yaml_mapping_end_event_initialize(&ev);
-	return emit(e, &ev);
+	return block(e, YAML_MAPPING_END_EVENT);
 }
 
 int ts_yemit_seq_start(ts_yemit *e)
 {
-	yaml_event_t ev;
-
-	yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-	return emit(e, &ev);
+	return block(e, YAML_SEQUENCE_START_EVENT);
 }
 
 int ts_yemit_seq_end(ts_yemit *e)
 {
-	yaml_event_t ev;
-
-	yaml_sequence_end_event_initialize(&ev);
-	return emit(e, &ev);
+	return block(e, YAML_SEQUENCE_END_EVENT);
 }
 
 /* Would a YAML 1.1/1.2 reader resolve this plain scalar to a non-string? */
