@@ -99,8 +99,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * returns CLI_EXIT_FAIL. Control characters are replaced so the message
  * stays on one line. */
 int cli_err(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "sasl-oauth2: NAME: WHAT: <err->msg>" and CLI_EXIT_FAIL. */
+/* "sasl-oauth2: NAME: WHAT: <err->msg>" and CLI_EXIT_FAIL; the message
+ * does not name the token a second time (cli_unname). */
 int cli_err_ts(const char *name, const char *what, const ts_error *err);
+/* A library message for a line that names token `name` already: without
+ * its leading "token 'NAME': "; "token 'NAME' has ..." becomes "the token
+ * has ..." and "token 'NAME' not found in ..." "no such token in ...".
+ * Returns `msg` itself or `buf`. */
+const char *cli_unname(char *buf, size_t size, const char *name, const char *msg);
 /* A warning line, same format, does not change the exit status. */
 void cli_warn(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

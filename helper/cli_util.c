@@ -63,9 +63,35 @@ void cli_warn(const char *name, const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *cli_unname(char *buf, size_t size, const char *name, const char *msg)
+{
+	size_t nl;
+	const char *rest;
+
+	if (!name || !*name || strncmp(msg, "token '", 7) != 0)
+		return msg;
+	nl = strlen(name);
+	if (strncmp(msg + 7, name, nl) != 0 || msg[7 + nl] != '\'')
+		return msg;
+	rest = msg + 7 + nl + 1;
+	if (rest[0] == ':' && rest[1] == ' ')
+		return rest + 2;
+	if (rest[0] != ' ')
+		return msg;
+	rest++;
+	if (strncmp(rest, "not found", 9) == 0)
+		snprintf(buf, size, "no such token%s", rest + 9);
+	else
+		snprintf(buf, size, "the token %s", rest);
+	return buf;
+}
+
 int cli_err_ts(const char *name, const char *what, const ts_error *err)
 {
+	char buf[TS_ERRMSG_MAX + 16];
 	const char *msg = err && err->msg[0] ? err->msg : ts_code_str(err ? err->code : TS_ERR);
+
+	msg = cli_unname(buf, sizeof buf, name, msg);
 
 	if (what && *what)
 		return cli_err(name, "%s: %s", what, msg);

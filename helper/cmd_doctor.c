@@ -213,7 +213,7 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 	const ts_global_config *cfg;
 	int id, rc = CLI_EXIT_FAIL;
 	size_t i;
-	char what[TS_NAME_MAX + 32];
+	char what[TS_NAME_MAX + 32], why[TS_ERRMSG_MAX + 16];
 
 	if (cli_parser_init(&p, "doctor", argc, argv, opts) != 0)
 		return cli_err(NULL, "out of memory");
@@ -254,12 +254,12 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 			snprintf(what, sizeof what, "token %s", names.v[i]);
 			memset(&err, 0, sizeof err);
 			if (ts_ctx_token_effective(&eff, ctx, names.v[i], &err) != TS_OK) {
-				check_bad(what, err.msg);
+				check_bad(what, cli_unname(why, sizeof why, names.v[i], err.msg));
 				continue;
 			}
 			if (ts_store_load_state(ts_ctx_store(ctx), names.v[i], &s, &err) != TS_OK &&
 			    err.code != TS_ENOTFOUND)
-				check_bad(what, err.msg);
+				check_bad(what, cli_unname(why, sizeof why, names.v[i], err.msg));
 			else
 				check_ok(what, "%s", s ? "configuration and state readable"
 					 : "configuration readable (not authorized yet)");

@@ -56,22 +56,22 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 	ts_error err = { 0 };
 	int64_t now = ts_now(), margin;
 	const ts_state *s;
-	char rel[64];
+	char rel[64], why[TS_ERRMSG_MAX + 16];
 	int rc;
 
 	memset(st, 0, sizeof *st);
 	if (ts_store_load_config(ts_ctx_store(ctx), name, &st->config, &err) != TS_OK) {
 		st->broken = true;
 		if (err.code == TS_ENOTFOUND)
-			set_text(st, 2, "no such token: %s", err.msg);
+			set_text(st, 2, "%s", cli_unname(why, sizeof why, name, err.msg));
 		else
-			set_text(st, 2, "invalid configuration: %s", err.msg);
+			set_text(st, 2, "invalid configuration: %s", cli_unname(why, sizeof why, name, err.msg));
 		snprintf(st->detail, sizeof st->detail, "%s", err.msg);
 		return;
 	}
 	if (ts_token_resolve(&st->eff, ctx, st->config, &err) != TS_OK) {
 		st->broken = true;
-		set_text(st, 2, "invalid configuration: %s", err.msg);
+		set_text(st, 2, "invalid configuration: %s", cli_unname(why, sizeof why, name, err.msg));
 		snprintf(st->detail, sizeof st->detail, "%s", err.msg);
 		return;
 	}
@@ -88,7 +88,7 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 	if (rc != TS_OK) {
 		st->broken = true;
 		st->state = NULL;
-		set_text(st, 2, "invalid state: %s", err.msg);
+		set_text(st, 2, "invalid state: %s", cli_unname(why, sizeof why, name, err.msg));
 		snprintf(st->detail, sizeof st->detail, "%s", err.msg);
 		return;
 	}
@@ -120,7 +120,7 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 			 cli_fmt_time(rel, sizeof rel, s->refresh_expires_at));
 	} else if (s->last_error && s->last_attempt >= s->last_refresh) {
 		st->events |= TS_NOTIFY_REFRESH_FAILED;
-		set_text(st, 2, "refresh failed: %s", s->last_error);
+		set_text(st, 2, "refresh failed: %s", cli_unname(why, sizeof why, name, s->last_error));
 		snprintf(st->detail, sizeof st->detail, "%s", s->last_error);
 	}
 
@@ -199,6 +199,7 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 	ts_lock *lk = NULL;
 	ts_state *s = NULL;
 	ts_error err = { 0 };
+	char why[TS_ERRMSG_MAX + 16];
 	unsigned mask, fresh = 0, keep, bit;
 
 	if (!cmd || !*cmd || !st->eff || !st->state)
@@ -209,12 +210,12 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 	    (st->state->notified & ~st->events) == 0)
 		return;
 	if (ts_store_lock(store, name, LOCK_TIMEOUT_MS, &lk, &err) != TS_OK) {
-		cli_warn(name, "notification skipped: %s", err.msg);
+		cli_warn(name, "notification skipped: %s", cli_unname(why, sizeof why, name, err.msg));
 		return;
 	}
 	if (ts_store_load_state(store, name, &s, &err) != TS_OK) {
 		ts_store_unlock(store, lk);
-		cli_warn(name, "notification skipped: %s", err.msg);
+		cli_warn(name, "notification skipped: %s", cli_unname(why, sizeof why, name, err.msg));
 		return;
 	}
 	fresh = st->events & mask & ~s->notified;
@@ -224,7 +225,8 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 		if (ts_store_save_state(store, name, s, &err) != TS_OK) {
 			/* Not recorded: report nothing rather than repeat it on
 			 * every run. */
-			cli_warn(name, "notification skipped: cannot record it: %s", err.msg);
+			cli_warn(name, "notification skipped: cannot record it: %s",
+				 cli_unname(why, sizeof why, name, err.msg));
 			fresh = 0;
 		}
 	}
@@ -260,8 +262,10 @@ static void refresh_if_due(ts_ctx *ctx, const char *name)
 	if (st.eff && st.refreshable && st.eff->validity == TS_VALIDITY_VALID &&
 	    (!st.state || !st.state->access_token || st.state->access_rejected ||
 	     (st.state->expires_at > 0 && st.state->expires_at - now <= st.eff->refresh_margin))) {
+		char why[TS_ERRMSG_MAX + 16];
+
 		if (ts_token_get_access(&tok, NULL, ctx, name, 0, &err) != TS_OK)
-			cli_warn(name, "refresh failed: %s", err.msg);
+			cli_warn(name, "refresh failed: %s", cli_unname(why, sizeof why, name, err.msg));
 		ts_free_secret(tok);
 	}
 	cli_status_clear(&st);

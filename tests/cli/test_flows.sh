@@ -16,6 +16,16 @@ if ! oauth_server_start --access-ttl 60 --device-interval 1 --device-expires 30;
 	exit 1
 fi
 
+# named_once NAME DESC: the one error line in $T/err names token NAME once,
+# as "sasl-oauth2: NAME: ...", and the library's "token 'NAME'" is not repeated.
+named_once() {
+	if grep -q "^sasl-oauth2: $1: " "$T/err" && ! grep -q "token '$1'" "$T/err"; then
+		ok "$2: the error line names the token once"
+	else
+		not_ok "$2: the error line names the token once"; diag "$(cat "$T/err")"
+	fi
+}
+
 S="$T/store"
 CONF="$T/sasl-oauth2.conf"
 cat >"$CONF" <<EOF
@@ -223,6 +233,7 @@ h status conf >"$T/out"; rc=$?
 oauth_control '{"fault": {"path": "/token", "kind": "invalid_grant", "count": 1}}'
 h refresh conf >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && ok "refresh with a revoked refresh token: one line, exit 1" || { not_ok "invalid_grant refresh (exit $rc)"; diag "$(cat "$T/err")"; }
+named_once conf "refresh after invalid_grant"
 h status conf >"$T/out"; rc=$?
 [ $rc -eq 2 ] && grep -q "^conf: refresh token \(revoked\|expired\)" "$T/out" \
 	&& ok "status says the refresh token is revoked, exit 2" || { not_ok "status after invalid_grant (exit $rc)"; diag "$(cat "$T/out")"; }
@@ -233,6 +244,7 @@ h status conf >/dev/null; h status >/dev/null
 later
 SASL_OAUTH2_TEST_NOW=$FAKE h token conf >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q "authorize" "$T/err" && ok "token with a dead refresh token says to authorize" || { not_ok "token dead (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+named_once conf "token with a dead refresh token"
 BROWSER="$T/browser" h authorize conf --timeout 30 >/dev/null 2>&1 </dev/null
 h status conf >"$T/out"; rc=$?
 [ $rc -eq 0 ] && ok "re-authorized: status fine again" || { not_ok "status after re-authorize (exit $rc)"; diag "$(cat "$T/out")"; }
@@ -278,6 +290,7 @@ for kind in 500 malformed oversized; do
 	else
 		not_ok "fault $kind (exit $rc)"; diag "$(cat "$T/out" "$T/err")"
 	fi
+	named_once conf "fault $kind"
 	[ "$(snapshot)" = "$before" ] && ok "fault $kind: tokens in the state unchanged" || not_ok "fault $kind changed the state"
 	if grep -q "at-\|rt-" "$T/err"; then not_ok "fault $kind leaked a token"; else ok "fault $kind: no token in the message"; fi
 done

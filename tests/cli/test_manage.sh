@@ -35,6 +35,15 @@ expect_error() {
 	fi
 }
 
+# named_once NAME DESC: the error line in $T/err names token NAME once.
+named_once() {
+	if grep -q "^sasl-oauth2: $1: " "$T/err" && ! grep -q "token '$1'" "$T/err"; then
+		ok "$2: the error line names the token once"
+	else
+		not_ok "$2: the error line names the token once"; diag "$(cat "$T/err")"
+	fi
+}
+
 # expect_out DESC PATTERN CMD...: succeeds, stdout matches PATTERN.
 expect_out() {
 	_d=$1; _pat=$2; shift 2
@@ -188,6 +197,7 @@ SASL_OAUTH2_TEST_NOW=$NOW h status alice@example.test >"$T/out"; rc=$?
 [ $rc -eq 2 ] && grep -q "invalid" "$T/out" && ok "validity invalid: 'invalid', exit 2" \
 	|| { not_ok "invalid rc=$rc"; diag "$(cat "$T/out")"; }
 expect_error "token refuses an invalid token" "valid" env SASL_OAUTH2_TEST_NOW=$NOW "$HELPER" --store "$S" token alice@example.test
+named_once alice@example.test "token of an invalid token"
 
 # A state file cut in half.
 cp "$S/work.state" "$T/work.state.bak"
@@ -209,6 +219,12 @@ chmod 600 "$S/work.yaml"
 check "remove" h remove viastdin
 [ ! -e "$S/viastdin.yaml" ] && [ ! -e "$S/viastdin.state" ] && ok "remove deleted config and state" || not_ok "remove left files"
 expect_error "remove of a missing token" "viastdin" h remove viastdin
+named_once viastdin "remove of a missing token"
+for c in token show authorize refresh; do
+	expect_error "$c of a missing token: no such token" "sasl-oauth2: viastdin: .*: no such token in store" h $c viastdin
+	named_once viastdin "$c of a missing token"
+done
+expect_error "status of a missing token: no such token" "sasl-oauth2: viastdin: no such token in store" h status viastdin
 expect_out "remove --revoke without revoke_url says so" "no revoke_url" h remove pathsecret --revoke
 [ ! -e "$S/pathsecret.yaml" ] && ok "remove --revoke without revoke_url removes" || not_ok "pathsecret still there"
 expect_out "list after remove" "^work " h list
