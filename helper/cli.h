@@ -137,8 +137,13 @@ int cli_write_file_atomic(const char *path, const char *buf, size_t len, ts_erro
 /* Context                                                                  */
 
 /* Open the tokenstore context for the global options; prints the error
- * (naming `name` when given) and returns CLI_EXIT_FAIL on failure. */
+ * (naming `name` when given) and returns CLI_EXIT_FAIL on failure. The
+ * library's events go to stderr, or to syslog (facility mail) when the
+ * global configuration says `log: syslog`; info and debug only with -v. */
 int cli_ctx_open(ts_ctx **out, const cli_global *g, unsigned store_flags, const char *name);
+/* Print the warning and error events still held back (see cli_util.c);
+ * main calls it when the command is done. */
+void cli_log_flush(void);
 /* The tokens a command works on: the names in `pos`, or every token of the
  * store when there are none. Prints the error and returns CLI_EXIT_FAIL on
  * failure, else CLI_EXIT_OK. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,12 +32,15 @@ static void one_line(char *s)
 			*s = ' ';
 }
 
+static void log_flush_except(const char *name, const char *line);
+
 static void vprint_line(const char *name, const char *fmt, va_list ap)
 {
 	char msg[TS_ERRMSG_MAX * 2];
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	one_line(msg);
+	log_flush_except(name, msg);
 	if (name && *name)
 		fprintf(stderr, "%s: %s: %s\n", CLI_PROG, name, msg);
 	else
@@ -546,20 +550,131 @@ int cli_write_file_atomic(const char *path, const char *buf, size_t len, ts_erro
 }
 
 /* ---------------------------------------------------------------------- */
-/* Context                                                                  */
+/* Library events                                                           */
+
+/*
+ * The library reports events (never a secret) through the context's log
+ * callback: errors and warnings always, info and debug with -v. They go to
+ * stderr, or to syslog (facility mail) with `log: syslog` in the global
+ * configuration.
+ *
+ * On stderr a warning or error event usually says what the command's own
+ * error line is about to say ("refresh failed: ..."), so they wait here
+ * until the next line the helper prints, which drops the ones it repeats,
+ * or until the command ends (cli_log_flush).
+ */
+#define LOG_PENDING_MAX 8
+
+static struct {
+	int verbose;
+	bool syslog;
+	int npending;
+	ts_log_level level[LOG_PENDING_MAX];
+	char msg[LOG_PENDING_MAX][TS_ERRMSG_MAX];
+} logst;
+
+static const char *level_name(ts_log_level level)
+{
+	static const char *names[] = { "error", "warning", "info", "debug" };
+
+	return (unsigned)level < 4 ? names[level] : "log";
+}
+
+static void log_print(ts_log_level level, const char *msg)
+{
+	char line[TS_ERRMSG_MAX];
+
+	snprintf(line, sizeof line, "%s", msg);
+	one_line(line);
+	fprintf(stderr, "%s: %s: %s\n", CLI_PROG, level_name(level), line);
+	fflush(stderr);
+}
+
+/* Print the pending events, except those that `line` (a line about token
+ * `name`, may be NULL) already says. */
+static void log_flush_except(const char *name, const char *line)
+{
+	char buf[TS_ERRMSG_MAX + 16];
+	int i;
+
+	for (i = 0; i < logst.npending; i++) {
+		const char *m = cli_unname(buf, sizeof buf, name, logst.msg[i]);
+
+		if (line && (strstr(line, m) || strstr(line, logst.msg[i])))
+			continue;
+		log_print(logst.level[i], logst.msg[i]);
+	}
+	logst.npending = 0;
+}
+
+void cli_log_flush(void)
+{
+	log_flush_except(NULL, NULL);
+}
 
 static void cli_log(void *arg, ts_log_level level, const char *msg)
 {
-	const cli_global *g = arg;
-	static const char *names[] = { "error", "warning", "info", "debug" };
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
-	if (!g || !g->verbose)
+	(void)arg;
+	if (level > TS_LOG_WARN && !logst.verbose)
 		return;
-	if ((int)level > TS_LOG_INFO && g->verbose < 2)
+	if (logst.syslog) {
+		syslog((unsigned)level < 4 ? prio[level] : LOG_NOTICE, "%s", msg);
 		return;
-	fprintf(stderr, "%s: %s: %s\n", CLI_PROG,
-		(unsigned)level < 4 ? names[level] : "log", msg);
+	}
+	if (level > TS_LOG_WARN) {
+		log_print(level, msg);
+		return;
+	}
+	if (logst.npending == LOG_PENDING_MAX)
+		cli_log_flush();
+	logst.level[logst.npending] = level;
+	snprintf(logst.msg[logst.npending], sizeof logst.msg[0], "%s", msg);
+	logst.npending++;
 }
+
+/* Does the configuration file at `path` write the key `log` itself? The
+ * library fills in syslog when it is absent, but the helper's default is
+ * stderr. A top-level key of a block mapping starts its line. */
+static bool config_names_log(const char *path)
+{
+	char *text = NULL, *p;
+	ts_error err = { 0 };
+	bool found = false;
+
+	if (!path || cli_read_file(&text, NULL, path, 1024 * 1024, &err) != TS_OK)
+		return false;
+	for (p = text; p && *p && !found; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		size_t k = strncmp(p, "log", 3) == 0 ? 3 :
+			   strncmp(p, "\"log\"", 5) == 0 || strncmp(p, "'log'", 5) == 0 ? 5 : 0;
+
+		if (k == 0)
+			continue;
+		p += k;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		found = *p == ':';
+	}
+	ts_free_secret(text);
+	return found;
+}
+
+/* Send the events of `ctx` where its global configuration says. */
+static void log_setup(ts_ctx *ctx, const cli_global *g)
+{
+	const ts_global_config *cfg = ts_ctx_config(ctx);
+
+	logst.verbose = g->verbose;
+	if (cfg && cfg->log == TS_LOG_SYSLOG && config_names_log(cfg->path)) {
+		cli_log_flush();
+		openlog(CLI_PROG, LOG_PID, LOG_MAIL);
+		logst.syslog = true;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Context                                                                  */
 
 int cli_ctx_open(ts_ctx **out, const cli_global *g, unsigned store_flags, const char *name)
 {
@@ -572,10 +687,13 @@ int cli_ctx_open(ts_ctx **out, const cli_global *g, unsigned store_flags, const 
 	o.store_dir = g->store_dir;
 	o.store_flags = store_flags;
 	o.log = cli_log;
-	o.log_arg = (void *)g;
+	o.log_arg = NULL;
+	/* Events while opening go to stderr: the configuration is not read yet. */
+	logst.verbose = g->verbose;
 	rc = ts_ctx_open(out, &o, &err);
 	if (rc != TS_OK)
 		return cli_err_ts(name, "cannot open the token store", &err);
+	log_setup(*out, g);
 	return CLI_EXIT_OK;
 }
 

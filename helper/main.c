@@ -36,7 +36,10 @@ static const char usage_text[] =
 	"Global options:\n"
 	"  --store DIR     token store directory (env SASL_OAUTH2_STORE)\n"
 	"  --config FILE   global configuration (env SASL_OAUTH2_CONFIG)\n"
-	"  -v              report what the library does on stderr (-vv: more)\n"
+	"  -v              also report the library's info and debug events (refreshes,\n"
+	"                  grants); without it only its warnings and errors. Events go\n"
+	"                  to stderr, or to syslog (facility mail) with 'log: syslog'\n"
+	"                  in the global configuration\n"
 	"  --version       print the version and exit\n"
 	"  --help          this text; COMMAND --help for a command's own\n"
 	"\n"
@@ -227,7 +230,7 @@ int main(int argc, char **argv)
 {
 	cli_global g = { 0 };
 	const cli_cmd *c;
-	int i = 1;
+	int i = 1, rc;
 
 	/* A closed pipe must become a write error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -280,5 +283,7 @@ int main(int argc, char **argv)
 	c = cli_cmd_find(argv[i]);
 	if (!c)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
-	return c->run(&g, argc - i, argv + i);
+	rc = c->run(&g, argc - i, argv + i);
+	cli_log_flush();
+	return rc;
 }

@@ -301,6 +301,42 @@ SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "recovers once th
 h status conf >/dev/null; rc=$?
 [ $rc -eq 0 ] && ok "status fine after recovery" || not_ok "status after recovery: $rc"
 
+# ---------------------------------------------------------------- log: library events
+# Every later() makes conf's access token due, so `token` refreshes it.
+printf 'log: stderr\n' >"$T/log-stderr.conf"
+printf 'log: syslog\n' >"$T/log-syslog.conf"
+printf '# no log key\n' >"$T/none.conf"
+# log_run DESC CONFIG [-v]: a due `token conf`; stderr in $T/err.
+log_run() {
+	later
+	_n0=$(oauth_count refresh_token)
+	SASL_OAUTH2_TEST_NOW=$FAKE "$HELPER" --store "$S" --config "$2" ${3:-} token conf >"$T/out" 2>"$T/err"; _rc=$?
+	if [ $_rc -eq 0 ] && grep -q '^at-' "$T/out" && [ "$(oauth_count refresh_token)" = $((_n0 + 1)) ]; then
+		ok "$1: the due token is refreshed"
+	else
+		not_ok "$1: the due token is refreshed (exit $_rc)"; diag "$(cat "$T/err")"
+	fi
+}
+log_run "-v, no log key" "$T/none.conf" -v
+at=$(sfield conf access_token); rt=$(sfield conf refresh_token)
+if [ "$(wc -l <"$T/err")" -eq 1 ] &&
+   grep -q "^sasl-oauth2: info: token 'conf': refreshed at 127.0.0.1:$OAUTH_PORT; access token valid for [0-9]* s" "$T/err"; then
+	ok "-v token: the refresh event on stderr (the helper's default)"
+else
+	not_ok "-v token: the refresh event on stderr"; diag "$(cat "$T/err")"
+fi
+if [ -n "$at" ] && [ -n "$rt" ] && ! grep -qF -e "$at" -e "$rt" "$T/err"; then
+	ok "-v token: no token in the event"
+else
+	not_ok "-v token: no token in the event"; diag "$(cat "$T/err")"
+fi
+log_run "no -v" "$T/none.conf"
+[ ! -s "$T/err" ] && ok "without -v a refresh (info) prints nothing on stderr" || { not_ok "quiet without -v"; diag "$(cat "$T/err")"; }
+log_run "log: stderr, -v" "$T/log-stderr.conf" -v
+grep -q "^sasl-oauth2: info: token 'conf': refreshed at " "$T/err" && ok "log: stderr sends the event to stderr" || { not_ok "log: stderr"; diag "$(cat "$T/err")"; }
+log_run "log: syslog, -v" "$T/log-syslog.conf" -v
+[ ! -s "$T/err" ] && ok "log: syslog sends nothing to stderr" || { not_ok "log: syslog wrote to stderr"; diag "$(cat "$T/err")"; }
+
 # ---------------------------------------------------------------- remove --revoke
 n0=$(oauth_stats | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin).get("paths", {}).get("/revoke", 0))' 2>/dev/null)
 h remove --revoke pub >"$T/out" 2>"$T/err"; rc=$?
