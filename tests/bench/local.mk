@@ -1,0 +1,9 @@
+# tests/bench/local.mk - `make bench` (target in the top Makefile.am): a
+# benchmark of the token store, built and run only on request, never by
+# `make check`.
+EXTRA_PROGRAMS += tests/bench/bench_access
+tests_bench_bench_access_SOURCES = tests/bench/bench_access.c
+tests_bench_bench_access_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
+tests_bench_bench_access_LDADD = libtokenstore.la $(JSONC_LIBS)
+EXTRA_DIST += tests/bench/run.sh
+CLEANFILES += tests/bench/bench_access$(EXEEXT)
