@@ -3,7 +3,8 @@
  * the helper.
  *
  * The hot path (a cached access token valid beyond the margin) takes no
- * lock and touches no network. A due token is refreshed under the
+ * lock, touches no network and reads only the token's configuration and
+ * state: the template and the client secret wait until a refresh is due. A due token is refreshed under the
  * per-token lock; whoever waited on the lock re-reads the state first, so
  * a herd of processes on one expired token makes exactly one request.
  * Failures are recorded in the state (last_error, last_attempt) without
@@ -169,32 +170,39 @@ static int do_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effe
 int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 			const char *name, unsigned flags, ts_error *err)
 {
+	ts_token_config *c = NULL;
 	ts_token_effective *eff = NULL;
 	ts_state *s = NULL, *s2 = NULL;
 	ts_lock *lk = NULL;
 	oa2_token_response *resp = NULL;
 	ts_store *st = ts_ctx_store(ctx);
+	const ts_global_config *cfg = ts_ctx_config(ctx);
 	char host[256];
 	bool was_refresh = false;
+	long margin;
 	int64_t now;
 	int rc;
 
 	*out = NULL;
 	if (out_expires_at != NULL)
 		*out_expires_at = 0;
-	if ((rc = ts_ctx_token_effective(&eff, ctx, name, err)) != TS_OK)
+	/* The hot path needs only the token's own validity and margin and its
+	 * state: the template, the endpoints and the client secret (maybe a
+	 * file) are read when a refresh is due. */
+	if ((rc = ts_store_load_config(st, name, &c, err)) != TS_OK)
 		goto cleanup;
-	if (eff->validity != TS_VALIDITY_VALID && eff->validity != TS_VALIDITY_UNSET) {
+	if (c->validity != TS_VALIDITY_VALID && c->validity != TS_VALIDITY_UNSET) {
 		rc = ts_error_set(err, TS_EINVALID, "token '%s' is marked %s (validity); run: "
 				  "sasl-oauth2 edit %s --set validity=valid to use it again", name,
-				  ts_validity_str(eff->validity), name);
+				  ts_validity_str(c->validity), name);
 		ts_ctx_log(ctx, TS_LOG_WARN, "%s", err ? err->msg : "token not valid");
 		goto cleanup;
 	}
+	margin = c->refresh_margin >= 0 ? c->refresh_margin : cfg ? cfg->refresh_margin : 300;
 	if ((rc = load_state_opt(&s, st, name, err)) != TS_OK)
 		goto cleanup;
 	now = ts_now();
-	if (!(flags & TS_ACCESS_FORCE) && usable(s, eff->refresh_margin, now)) {
+	if (!(flags & TS_ACCESS_FORCE) && usable(s, margin, now)) {
 		rc = hand_out(out, out_expires_at, s, err);
 		goto cleanup;
 	}
@@ -204,7 +212,8 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 				  name, name);
 		goto cleanup;
 	}
-	if ((rc = refresh_possible(eff, s, err)) != TS_OK)
+	if ((rc = ts_token_resolve(&eff, ctx, c, err)) != TS_OK ||
+	    (rc = refresh_possible(eff, s, err)) != TS_OK)
 		goto cleanup;
 
 	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
@@ -213,7 +222,7 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 		goto cleanup;
 	now = ts_now();
 	/* Someone else refreshed while we waited for the lock. */
-	if (usable(s2, eff->refresh_margin, now) &&
+	if (usable(s2, margin, now) &&
 	    (!(flags & TS_ACCESS_FORCE) ||
 	     (s != NULL && s2->last_refresh > s->last_refresh))) {
 		rc = hand_out(out, out_expires_at, s2, err);
@@ -261,6 +270,7 @@ cleanup:
 	ts_state_free(s);
 	ts_state_free(s2);
 	ts_token_effective_free(eff);
+	ts_token_config_free(c);
 	return rc;
 }
 

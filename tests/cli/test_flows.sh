@@ -337,6 +337,20 @@ grep -q "^sasl-oauth2: info: token 'conf': refreshed at " "$T/err" && ok "log: s
 log_run "log: syslog, -v" "$T/log-syslog.conf" -v
 [ ! -s "$T/err" ] && ok "log: syslog sends nothing to stderr" || { not_ok "log: syslog wrote to stderr"; diag "$(cat "$T/err")"; }
 
+# ---------------------------------------------------------------- hot path
+# A valid cached token needs neither the template nor the client secret:
+# with no templates at all it is still handed out; once due, the refresh
+# needs the template and says so.
+mkdir -p "$T/no-templates"
+SASL_OAUTH2_TEST_NOW=$FAKE SASL_OAUTH2_TEMPLATES="$T/no-templates" h token conf >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && grep -q '^at-' "$T/out" && ok "a valid cached token is handed out without reading the template" \
+	|| { not_ok "cached token without templates (exit $rc)"; diag "$(cat "$T/err")"; }
+later
+n0=$(oauth_count refresh_token)
+SASL_OAUTH2_TEST_NOW=$FAKE SASL_OAUTH2_TEMPLATES="$T/no-templates" h token conf >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "^sasl-oauth2: conf: .*template 'generic'" "$T/err" && [ "$(oauth_count refresh_token)" = "$n0" ] \
+	&& ok "a due token without its template fails naming it, no request" || { not_ok "due token without templates (exit $rc)"; diag "$(cat "$T/err")"; }
+
 # ---------------------------------------------------------------- remove --revoke
 n0=$(oauth_stats | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin).get("paths", {}).get("/revoke", 0))' 2>/dev/null)
 h remove --revoke pub >"$T/out" 2>"$T/err"; rc=$?
