@@ -35,26 +35,23 @@ TEST_CLIENT_SECRET=confidential-secret
 # clients and daemons that dlopen it. SAN_PRELOAD is empty otherwise; leak
 # detection stays off there (the clients' own leaks are not ours; valgrind
 # and tests/plugin check the plugin's).
+# The runtimes are followed by tests/integration/asan_initfirst.c, built with
+# -z initfirst: it brings ASan up before the hosts' library constructors run.
+# Without it, ASan initializes lazily inside libp11-kit's constructor (Cyrus
+# clients) while newlocale holds glibc's locale lock, and the lock ends up
+# corrupted: the next newlocale (json-c parsing the token state) hangs.
 SAN_PRELOAD=""
 if [ -f "$PLUGIN_DIR/libsasloauth2.so" ]; then
 	SAN_PRELOAD=$(ldd "$PLUGIN_DIR/libsasloauth2.so" 2>/dev/null |
 		awk '/lib(asan|ubsan)\.so/ { printf "%s%s", sep, $3; sep = ":" }')
 fi
+SAN_INITFIRST="$top_builddir/tests/integration/.libs/libasan_initfirst.so"
 if [ -n "$SAN_PRELOAD" ]; then
+	SAN_PRELOAD="$SAN_PRELOAD:$SAN_INITFIRST"
 	SAN_ENV="LD_PRELOAD=$SAN_PRELOAD ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0"
 else
 	SAN_ENV=""
 fi
-
-# it_require_imtest_host: imtest with the ASan runtime preloaded deadlocks
-# in glibc's locale lock (newlocale called by json-c while the plugin parses
-# the state), before any plugin code could misbehave; mbsync and Postfix do
-# not. In a sanitizer build the imtest-hosted scripts therefore skip; the
-# normal build runs them, and tests/plugin covers the plugin under ASan.
-it_require_imtest_host() {
-	[ -z "$SAN_PRELOAD" ] ||
-		skip_all "sanitizer build: uninstrumented imtest with a preloaded ASan runtime deadlocks in glibc's locale lock; run on a normal build"
-}
 
 # it_require BINARY...: skip the whole script when a server or client binary
 # is missing (tools/install-deps installs them all on Debian).
@@ -71,6 +68,7 @@ it_require_built() {
 	_miss=""
 	[ -x "$HELPER" ] || _miss="$_miss $HELPER"
 	[ -f "$PLUGIN_DIR/libsasloauth2.so" ] || _miss="$_miss $PLUGIN_DIR/libsasloauth2.so"
+	[ -z "$SAN_PRELOAD" ] || [ -f "$SAN_INITFIRST" ] || _miss="$_miss $SAN_INITFIRST"
 	if [ -n "$_miss" ]; then
 		echo "1..1"
 		echo "not ok 1 - not built:$_miss (run make first)"

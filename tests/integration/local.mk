@@ -15,3 +15,13 @@ EXTRA_DIST += \
 	tests/integration/tcp_record.py \
 	tests/integration/valgrind.supp \
 	tools/demo
+
+# Sanitizer builds: the preload that initializes ASan before the uninstrumented
+# hosts' own constructors run (see asan_initfirst.c and env.sh).
+if SANITIZERS
+check_LTLIBRARIES = tests/integration/libasan_initfirst.la
+tests_integration_libasan_initfirst_la_SOURCES = tests/integration/asan_initfirst.c
+tests_integration_libasan_initfirst_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
+	-rpath /nowhere -Wl,-z,initfirst
+endif
+EXTRA_DIST += tests/integration/asan_initfirst.c

@@ -8,7 +8,6 @@
 
 it_require "$DOVECOT" "$IMTEST"
 it_require_built
-it_require_imtest_host
 N=20
 
 oauth_server_start --max-seconds 300 || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }

@@ -11,7 +11,6 @@
 
 it_require "$DOVECOT" "$IMTEST" "$POP3TEST" "$SMTPTEST"
 it_require_built
-it_require_imtest_host
 
 oauth_server_start --max-seconds 300 || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }
 if dovecot_start; then ok "private Dovecot listens on IMAP $IMAP_PORT, POP3 $POP3_PORT, submission $SUBM_PORT"; else

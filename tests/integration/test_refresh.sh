@@ -10,7 +10,6 @@
 
 it_require "$DOVECOT" "$IMTEST" "$POP3TEST"
 it_require_built
-it_require_imtest_host
 
 oauth_server_start --max-seconds 300 || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }
 dovecot_start || { not_ok "private Dovecot starts"; done_testing; exit 1; }
