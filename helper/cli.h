@@ -82,7 +82,7 @@ void cli_parser_free(cli_parser *p);
 
 /* After the last option (`id` from cli_parser_next): the exit status when
  * parsing stopped early (0 after --help, 2 after an error), else CLI_GO_ON. */
-int cli_parser_done(const cli_parser *p, int id);
+int cli_parser_done(int id);
 /* cli_parser_done, then exactly one positional argument that is a valid
  * token name (*out). Prints the usage or name error and returns its exit
  * status; CLI_GO_ON when fine. */

@@ -220,9 +220,8 @@ int cli_parser_next(cli_parser *p)
 	return CLI_OPT_END;
 }
 
-int cli_parser_done(const cli_parser *p, int id)
+int cli_parser_done(int id)
 {
-	(void)p;
 	if (id == CLI_OPT_END)
 		return CLI_GO_ON;
 	return id == CLI_OPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -234,7 +233,7 @@ int cli_one_name(const char **out, const cli_parser *p, int id)
 	int rc;
 
 	*out = NULL;
-	if ((rc = cli_parser_done(p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		return rc;
 	if (p->npos != 1)
 		return cli_usage_error(p->cmd, p->npos == 0 ? "missing token NAME" : "too many arguments");
@@ -249,7 +248,7 @@ int cli_names_check(const cli_parser *p, int id)
 	ts_error err = { 0 };
 	int rc, i;
 
-	if ((rc = cli_parser_done(p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		return rc;
 	for (i = 0; i < p->npos; i++)
 		if (ts_name_check(p->pos[i], &err) != TS_OK)

@@ -219,7 +219,7 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		;
-	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (p.npos > 0) {
 		rc = cli_usage_error("doctor", "unexpected argument '%s'", p.pos[0]);

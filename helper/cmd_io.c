@@ -164,7 +164,7 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 		else
 			dry_run = true;
 	}
-	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (p.npos != 1) {
 		rc = cli_usage_error("import", p.npos == 0 ? "missing FILE (or - for stdin)" : "too many arguments");

@@ -156,7 +156,7 @@ int cmd_templates(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		;
-	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (p.npos > 1) {
 		rc = cli_usage_error("templates", "too many arguments");
@@ -504,7 +504,7 @@ int cmd_list(const cli_global *g, int argc, char **argv)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
 		json = true;
-	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (p.npos > 0) {
 		rc = cli_usage_error("list", "unexpected argument '%s'", p.pos[0]);

@@ -98,7 +98,7 @@ int cmd_refresh(const cli_global *g, int argc, char **argv)
 			}
 		}
 	}
-	if ((rc = cli_parser_done(&p, id)) != CLI_GO_ON)
+	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (all == (p.npos > 0)) {
 		rc = cli_usage_error("refresh", all ? "give token names or --all, not both" :
