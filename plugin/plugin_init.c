@@ -87,6 +87,7 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 	opts.plugin_store = glob->opt_store;
 	opts.plugin_config = glob->opt_config;
 	opts.load_ca = true;
+	opts.preload_secrets = true;
 	opts.log = plug_ts_log;
 	opts.log_arg = glob;
 	rc = ts_ctx_open(&glob->ctx, &opts, &err);

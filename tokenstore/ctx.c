@@ -2,6 +2,9 @@
  * ctx.c - the context: global configuration, store, templates directory and
  * CA bundle, resolved once (ts_ctx_open) in the documented order and kept
  * open (descriptors, memory) so that the plugin keeps working in a chroot.
+ * With preload_secrets (the plugin) the client_secret_file of every token is
+ * read at open too and kept in memory until ts_ctx_close, for the same
+ * reason. After open the context is only read, so threads may share it.
  */
 #include <config.h>
 
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ts_p.h"
@@ -26,6 +30,14 @@
 #define TEMPLATESDIR "/usr/share/sasl-oauth2/templates"
 #endif
 
+/* A client_secret_file read at open: its secret, or why it could not be read. */
+typedef struct ctx_secret {
+	char *path;
+	char *secret;               /* secret; NULL when reading failed */
+	char *fail;                 /* the reason then (no secret in it) */
+	int fail_code;
+} ctx_secret;
+
 struct ts_ctx {
 	ts_global_config *cfg;
 	ts_store *store;
@@ -36,6 +48,11 @@ struct ts_ctx {
 	size_t ca_len;
 	ts_log_fn *log;
 	void *log_arg;
+	ctx_secret *secrets;        /* preload_secrets: one per distinct path */
+	size_t nsecrets;
+	bool have_root;             /* root_dev/root_ino: "/" when opened */
+	dev_t root_dev;
+	ino_t root_ino;
 };
 
 static const char *env_nonempty(const char *name)
@@ -94,6 +111,98 @@ static int load_ca(ts_ctx *ctx, ts_error *err)
 			return rc;
 	}
 	return TS_OK; /* libcurl's built-in default then */
+}
+
+static const ctx_secret *ctx_secret_find(const ts_ctx *ctx, const char *path)
+{
+	size_t i;
+
+	for (i = 0; ctx != NULL && i < ctx->nsecrets; i++)
+		if (strcmp(ctx->secrets[i].path, path) == 0)
+			return &ctx->secrets[i];
+	return NULL;
+}
+
+/* Read one token's client_secret_file into the cache. A file that cannot be
+ * read is remembered with the reason and logged, not fatal: the other
+ * tokens must keep working. TS_ENOMEM only. */
+static int ctx_secret_add(ts_ctx *ctx, const char *name, const char *path, ts_error *err)
+{
+	ctx_secret *grown, *s;
+	ts_error sub = { 0 };
+	int rc;
+
+	grown = realloc(ctx->secrets, (ctx->nsecrets + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return ts_enomem(err);
+	ctx->secrets = grown;
+	s = &ctx->secrets[ctx->nsecrets];
+	memset(s, 0, sizeof(*s));
+	if ((s->path = strdup(path)) == NULL)
+		return ts_enomem(err);
+	rc = ts_secret_file_read(&s->secret, path, &sub);
+	if (rc == TS_ENOMEM) {
+		free(s->path);
+		return ts_enomem(err);
+	}
+	if (rc != TS_OK) {
+		s->fail_code = rc;
+		if ((s->fail = strdup(sub.msg)) == NULL) {
+			free(s->path);
+			return ts_enomem(err);
+		}
+		ts_ctx_log(ctx, TS_LOG_WARN,
+			   "token '%s': field 'client_secret_file': %s; a refresh of this token will fail until that is fixed and the program reloaded",
+			   name, sub.msg);
+	}
+	ctx->nsecrets++;
+	return TS_OK;
+}
+
+/* Read the client_secret_file of every token of the store now, so that a
+ * refresh after the program entered a chroot still has the secret. Tokens
+ * whose configuration does not load are skipped: using them reports why. */
+static int ctx_preload_secrets(ts_ctx *ctx, ts_error *err)
+{
+	ts_strlist names = { 0 };
+	ts_error sub = { 0 };
+	size_t i;
+	int rc;
+
+	rc = ts_store_list(ctx->store, &names, &sub);
+	if (rc == TS_ENOMEM)
+		return ts_enomem(err);
+	if (rc != TS_OK) {
+		ts_ctx_log(ctx, TS_LOG_WARN, "cannot list the tokens to read their client secret files: %s",
+			   sub.msg);
+		return TS_OK;
+	}
+	for (i = 0; i < names.n; i++) {
+		ts_token_config *c = NULL;
+
+		rc = ts_store_load_config(ctx->store, names.v[i], &c, &sub);
+		if (rc == TS_ENOMEM)
+			break;
+		rc = TS_OK;
+		if (c != NULL && c->client_secret == NULL && c->client_secret_file != NULL &&
+		    ctx_secret_find(ctx, c->client_secret_file) == NULL)
+			rc = ctx_secret_add(ctx, names.v[i], c->client_secret_file, err);
+		ts_token_config_free(c);
+		if (rc != TS_OK)
+			break;
+	}
+	ts_strlist_clear(&names);
+	return rc == TS_ENOMEM ? ts_enomem(err) : rc;
+}
+
+/* Whether the process has entered a chroot since the context was opened. */
+static bool ctx_chrooted(const ts_ctx *ctx)
+{
+	struct stat st;
+
+	if (ctx == NULL || !ctx->have_root || stat("/", &st) != 0)
+		return false;
+	return st.st_dev != ctx->root_dev || st.st_ino != ctx->root_ino;
 }
 
 int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
@@ -167,6 +276,17 @@ int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
 
 	if (opts->load_ca && (rc = load_ca(ctx, err)) != TS_OK)
 		goto cleanup;
+	{
+		struct stat root;
+
+		if (stat("/", &root) == 0) {
+			ctx->have_root = true;
+			ctx->root_dev = root.st_dev;
+			ctx->root_ino = root.st_ino;
+		}
+	}
+	if (opts->preload_secrets && (rc = ctx_preload_secrets(ctx, err)) != TS_OK)
+		goto cleanup;
 	*out = ctx;
 	ctx = NULL;
 	rc = TS_OK;
@@ -177,8 +297,16 @@ cleanup:
 
 void ts_ctx_close(ts_ctx *ctx)
 {
+	size_t i;
+
 	if (ctx == NULL)
 		return;
+	for (i = 0; i < ctx->nsecrets; i++) {
+		free(ctx->secrets[i].path);
+		ts_free_secret(ctx->secrets[i].secret);
+		free(ctx->secrets[i].fail);
+	}
+	free(ctx->secrets);
 	ts_global_config_free(ctx->cfg);
 	ts_store_close(ctx->store);
 	free(ctx->store_path);
@@ -256,17 +384,59 @@ static int ctx_template(ts_template **out, ts_ctx *ctx, const ts_token_config *c
 	return TS_OK;
 }
 
+/*
+ * The client secret from client_secret_file: the copy read at open when
+ * there is one, else the file now. Inside a chroot entered after the open,
+ * the path usually does not exist: say so, and what to do.
+ */
+static int ctx_client_secret(char **out, ts_ctx *ctx, const char *name, const char *path,
+			     ts_error *err)
+{
+	const ctx_secret *s = ctx_secret_find(ctx, path);
+	ts_error sub = { 0 };
+	int rc;
+
+	*out = NULL;
+	if (s != NULL && s->secret != NULL)
+		return ts_strdup_to(out, s->secret, err);
+	rc = ts_secret_file_read(out, path, &sub);
+	if (rc == TS_OK || rc == TS_ENOMEM)
+		return rc == TS_OK ? TS_OK : ts_enomem(err);
+	if (rc == TS_ENOTFOUND && ctx_chrooted(ctx)) {
+		if (s != NULL)
+			return ts_error_set(err, s->fail_code,
+					    "token '%s': field 'client_secret_file': %s (when the plugin was loaded; the program has entered a chroot since): fix it and reload the program (e.g. postfix reload)",
+					    name, s->fail);
+		return ts_error_set(err, rc,
+				    "token '%s': field 'client_secret_file': %s is not visible in the chroot this program entered after loading the plugin; reload the program (e.g. postfix reload) so the plugin reads it before the chroot, or store the secret in the token: sasl-oauth2 edit %s --client-secret-file %s",
+				    name, path, name, path);
+	}
+	return ts_error_set(err, rc, "token '%s': field 'client_secret_file': %s", name, sub.msg);
+}
+
 int ts_token_resolve(ts_token_effective **out, ts_ctx *ctx, const ts_token_config *c, ts_error *err)
 {
+	ts_token_effective *e = NULL;
 	ts_template *t = NULL;
 	int rc;
 
 	*out = NULL;
 	if ((rc = ctx_template(&t, ctx, c, err)) != TS_OK)
 		return rc;
-	rc = ts_token_resolve_tpl(out, c, t, ctx && ctx->cfg ? ctx->cfg->refresh_margin : 300, true, err);
+	/* The secret file is read here rather than by the resolver, through
+	 * the context's cache. */
+	rc = ts_token_resolve_tpl(&e, c, t, ctx && ctx->cfg ? ctx->cfg->refresh_margin : 300, false, err);
 	ts_template_free(t);
-	return rc;
+	if (rc != TS_OK)
+		return rc;
+	if (e->client_secret == NULL && c->client_secret_file != NULL &&
+	    (rc = ctx_client_secret(&e->client_secret, ctx, c->name ? c->name : "?",
+				    c->client_secret_file, err)) != TS_OK) {
+		ts_token_effective_free(e);
+		return rc;
+	}
+	*out = e;
+	return TS_OK;
 }
 
 int ts_token_config_check(ts_ctx *ctx, const ts_token_config *c, ts_error *err)

@@ -41,32 +41,41 @@ void ts_token_effective_free(ts_token_effective *e)
 	free(e);
 }
 
-/* Read client_secret_file: absolute, a regular file, not readable by others. */
-static int read_secret_file(char **out, const char *name, const char *path, ts_error *err)
+/* Read a client_secret_file: absolute, a regular file, not readable by
+ * others. Messages name the file, not the token (the caller adds that). */
+int ts_secret_file_read(char **out, const char *path, ts_error *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	ts_error sub;
 	int rc;
 
 	*out = NULL;
 	if (path[0] != '/')
-		return ts_error_set(err, TS_EINVAL,
-				    "token '%s': field 'client_secret_file': '%s' is not an absolute path; give the full path",
-				    name, path);
-	rc = ts_file_read_st(&buf, &len, NULL, AT_FDCWD, NULL, path, TS_SECRET_FILE_MAX, true, false, &sub);
+		return ts_error_set(err, TS_EINVAL, "'%s' is not an absolute path; give the full path",
+				    path);
+	rc = ts_file_read_st(&buf, &len, NULL, AT_FDCWD, NULL, path, TS_SECRET_FILE_MAX, true, false, err);
 	if (rc != TS_OK)
-		return ts_error_set(err, rc, "token '%s': field 'client_secret_file': %s", name, sub.msg);
+		return rc;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
 			   buf[len - 1] == '\t'))
 		buf[--len] = '\0';
 	if (len == 0 || strlen(buf) != len) {
 		ts_free_secret(buf);
 		return ts_error_set(err, TS_EINVAL,
-				    "token '%s': field 'client_secret_file': %s is empty or contains a NUL byte; put the client secret on one line",
-				    name, path);
+				    "%s is empty or contains a NUL byte; put the client secret on one line",
+				    path);
 	}
 	*out = buf;
+	return TS_OK;
+}
+
+static int read_secret_file(char **out, const char *name, const char *path, ts_error *err)
+{
+	ts_error sub;
+	int rc;
+
+	if ((rc = ts_secret_file_read(out, path, &sub)) != TS_OK)
+		return ts_error_set(err, rc, "token '%s': field 'client_secret_file': %s", name, sub.msg);
 	return TS_OK;
 }
 

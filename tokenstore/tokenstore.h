@@ -479,6 +479,7 @@ typedef struct ts_open_opts {
 	bool load_ca;               /* read the CA bundle into memory now (plugin: chroot) */
 	ts_log_fn *log;
 	void *log_arg;
+	bool preload_secrets;       /* read every token's client_secret_file now (plugin: chroot) */
 } ts_open_opts;
 
 /*
@@ -488,7 +489,11 @@ typedef struct ts_open_opts {
  * and $XDG_DATA_HOME/sasl-oauth2 or ~/.local/share/sasl-oauth2 for others)
  * and open it; open the templates directory (order: opts->templates_dir,
  * $SASL_OAUTH2_TEMPLATES, config `templates_dir`, TEMPLATESDIR); with
- * load_ca, read the CA bundle into memory.
+ * load_ca, read the CA bundle into memory. With preload_secrets, read the
+ * client_secret_file of every token now (same checks as at refresh) and
+ * keep the secrets in memory, wiped by ts_ctx_close; ts_token_resolve uses
+ * them before the files. A file that cannot be read then is logged, not
+ * fatal. The context is not modified after it is opened.
  */
 int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err);
 void ts_ctx_close(ts_ctx *ctx);

@@ -128,6 +128,9 @@ int ts_template_load_at(ts_template **out, int dirfd, const char *dirpath, const
 int ts_template_list_at(ts_strlist *out, int dirfd, const char *dirpath, ts_error *err);
 
 /* ---- resolve (resolve.c) ---- */
+/* Read a client_secret_file (absolute, regular, 0600-like, one line); the
+ * message names the file, not the token. Free *out with ts_free_secret. */
+int ts_secret_file_read(char **out, const char *path, ts_error *err);
 int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, const ts_template *t,
 			 long global_margin, bool read_secret, ts_error *err);
 

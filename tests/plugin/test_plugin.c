@@ -10,7 +10,9 @@
  *   test_plugin login STORE CONFIG AUTHNAME [PASSWORD]
  *                               one XOAUTH2 login with an existing store;
  *                               prints the initial response (escaped) and
- *                               exits 0 on success (refresh test)
+ *                               exits 0 on success (refresh test); with
+ *                               TEST_PLUGIN_CHROOT=DIR it chroots into DIR
+ *                               after loading the plugin (root only)
  *
  * The tokens have far-future expiries, so no network is needed except
  * where a test wants a refresh to be attempted (and fail fast against a
@@ -73,7 +75,8 @@ static int cb_getopt(void *context, const char *plugin_name, const char *option,
 /* Every secret the suite puts in a store: none may ever reach a log. */
 static const char *const g_secrets[] = {
 	"at-work-1", "at-comma", "at-bob", "at-s1", "at-s2", "at-dis", "at-tmp", "at-pick",
-	"at-rej1", "at-rej2", "at-rej3", "at-jail", "at-late", "rt-", "test-secret", "Bearer",
+	"at-rej1", "at-rej2", "at-rej3", "at-jail", "at-late", "at-jsec", "rt-", "test-secret",
+	"Bearer",
 };
 static int g_secret_logged;
 
@@ -204,6 +207,35 @@ static int add_token(const char *dir, const char *name, const char *user,
 		 "{\"access_token\": \"%s\", \"token_type\": \"Bearer\", "
 		 "\"expires_at\": " FAR_FUTURE ", \"refresh_token\": \"rt-%s\", "
 		 "\"generation\": 1}\n", access, name);
+	snprintf(fname, sizeof(fname), "%s.state", name);
+	return write_file(dir, fname, buf);
+}
+
+/* A confidential client whose secret is in a 0600 file outside the store
+ * and whose access token has expired: a login must refresh, at
+ * 127.0.0.1:9 where nothing listens. */
+static int add_token_secret_file(const char *dir, const char *name, const char *user,
+				 const char *secret_path)
+{
+	char buf[6144], fname[512];
+
+	snprintf(buf, sizeof(buf),
+		 "name: %s\n"
+		 "template: generic\n"
+		 "user: \"%s\"\n"
+		 "client_id: test-client\n"
+		 "client_secret_file: %s\n"
+		 "flow: authorization_code\n"
+		 "auth_url: http://127.0.0.1:9/authorize\n"
+		 "token_url: http://127.0.0.1:9/token\n",
+		 name, user, secret_path);
+	snprintf(fname, sizeof(fname), "%s.yaml", name);
+	if (write_file(dir, fname, buf) != 0)
+		return -1;
+	snprintf(buf, sizeof(buf),
+		 "{\"access_token\": \"at-%s\", \"token_type\": \"Bearer\", "
+		 "\"expires_at\": 1000, \"refresh_token\": \"rt-%s\", \"generation\": 1}\n",
+		 name, name);
 	snprintf(fname, sizeof(fname), "%s.state", name);
 	return write_file(dir, fname, buf);
 }
@@ -777,7 +809,10 @@ static void test_badvers(void)
  * store, the templates and the configuration must keep working from the
  * descriptors opened at load time. A child process loads the plugin,
  * chroots into an empty directory and logs in (and marks a token rejected,
- * which writes the state file). Needs root.
+ * which writes the state file). A token whose client secret is in a file
+ * outside the jail needs a refresh there: the secret read when the plugin
+ * was loaded must be used, so the attempt gets as far as the (closed)
+ * token endpoint instead of failing on the file. Needs root.
  */
 static void test_chroot(void)
 {
@@ -804,12 +839,12 @@ static void test_chroot(void)
 		int code = 0;
 
 		if (sasl_client_init(global_cbs) != SASL_OK)
-			_exit(10);
+			_exit(64);
 		if (chroot(jail) != 0 || chdir("/") != 0)
-			_exit(11);
+			_exit(65);
 		make_cbs(cbs, &c);
 		if (sasl_client_new("smtp", "smtp.example.test", NULL, NULL, cbs, 0, &conn) != SASL_OK)
-			_exit(12);
+			_exit(66);
 		if (sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech) != SASL_CONTINUE)
 			code |= 1;
 		else if (!bytes_eq(out, outlen, XO("jailed@example.test", "at-jail"),
@@ -821,13 +856,35 @@ static void test_chroot(void)
 		if (sasl_client_step(conn, "", 0, NULL, &out, &outlen) != SASL_OK)
 			code |= 8;
 		sasl_dispose(&conn);
+
+		/* The refresh needs the client secret from outside the jail. */
+		c.authname = "jsec@example.test";
+		make_cbs(cbs, &c);
+		if (sasl_client_new("smtp", "smtp.example.test", NULL, NULL, cbs, 0, &conn) != SASL_OK)
+			_exit(67);
+		if (sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech) == SASL_CONTINUE)
+			code |= 16;
+		else if (contains(sasl_errdetail(conn), "client_secret_file") ||
+			 !contains(sasl_errdetail(conn), "127.0.0.1:9"))
+			code |= 32;
+		if (code & 48) {
+			printf("# jailed refresh: %s\n", sasl_errdetail(conn));
+			fflush(stdout);
+		}
+		sasl_dispose(&conn);
 		_exit(code);
 	}
 	if (pid > 0)
 		waitpid(pid, &status, 0);
-	tap_ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	/* 64 and up: the child could not set up; else bits of failed checks. */
+	tap_ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) < 64 &&
+	       (WEXITSTATUS(status) & 15) == 0,
 	       "chroot: login after chroot sends the stored token (status %d)",
 	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	tap_ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) < 64 &&
+	       (WEXITSTATUS(status) & 48) == 0,
+	       "chroot: a refresh inside the jail has the client secret read from its file at load "
+	       "(status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	tap_ok(state_bool(g_store, "jail", "access_rejected") == 1,
 	       "chroot: the rejection was written to the state file from inside the jail");
 }
@@ -838,7 +895,7 @@ static void test_chroot(void)
 static int setup_store(void)
 {
 	const char *tmpdir = getenv("TMPDIR");
-	char cfg[512];
+	char cfg[512], secret[4200];
 
 	snprintf(g_tmp, sizeof(g_tmp), "%s/so2plugin.XXXXXX", tmpdir ? tmpdir : "/tmp");
 	if (mkdtemp(g_tmp) == NULL)
@@ -866,6 +923,10 @@ static int setup_store(void)
 	    add_token(g_store, "rej2", "rej2@example.test", "valid", "at-rej2") ||
 	    add_token(g_store, "rej3", "rej3@example.test", "valid", "at-rej3") ||
 	    add_token(g_store, "jail", "jailed@example.test", "valid", "at-jail"))
+		return -1;
+	snprintf(secret, sizeof(secret), "%s/client.secret", g_tmp);
+	if (write_file(g_tmp, "client.secret", "test-secret-in-a-file\n") != 0 ||
+	    add_token_secret_file(g_store, "jsec", "jsec@example.test", secret) != 0)
 		return -1;
 	return 0;
 }
@@ -1042,6 +1103,11 @@ static int run_login(int argc, char **argv)
 	g_config = argv[3][0] ? argv[3] : NULL;
 	if (sasl_client_init(global_cbs) != SASL_OK)
 		return 2;
+	if (getenv("TEST_PLUGIN_CHROOT") != NULL &&
+	    (chroot(getenv("TEST_PLUGIN_CHROOT")) != 0 || chdir("/") != 0)) {
+		fprintf(stderr, "chroot %s: %s\n", getenv("TEST_PLUGIN_CHROOT"), strerror(errno));
+		return 3;
+	}
 	make_cbs(cbs, &c);
 	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, 0, &conn);
 	if (rc == SASL_OK)

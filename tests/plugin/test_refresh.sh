@@ -2,7 +2,9 @@
 # test_refresh.sh - a login through the plugin with an expired access token
 # refreshes it once inside the plugin (against the test OAuth2 server),
 # sends the new token and persists the new state; the next login uses the
-# cached token without network.
+# cached token without network. As root, a confidential client whose secret
+# is in a 0600 file outside the store refreshes after the program entered a
+# chroot (an empty directory), as Postfix's smtp does.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
@@ -80,4 +82,82 @@ else
 	not_ok "second login uses the cached token (no refresh)"; diag "$(cat "$T/login2.out" "$T/login2.err")"
 fi
 grep -q "$new_at" "$T/login2.out" && ok "second login sent the cached token" || not_ok "second login sent the cached token"
+
+# ---- chroot: the client secret file is read when the plugin is loaded
+if [ "$(id -u)" -ne 0 ]; then
+	for d in "confidential client authorized" "refresh inside a chroot with the secret from a file outside" \
+		"exactly one refresh, authenticated with the client secret" "the refreshed token was sent" \
+		"a secret file missing at load: the jailed refresh says why and what to do"; do
+		ok "$d # SKIP chroot needs root"
+	done
+	done_testing
+	exit
+fi
+printf 'confidential-secret\n' >"$T/client.secret"
+chmod 600 "$T/client.secret"
+loc=$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' \
+	"$OAUTH_URL/authorize?response_type=code&client_id=confidential-client&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2F&state=s2&code_challenge=$challenge&code_challenge_method=S256&login_hint=alice%40example.test")
+code=$(printf '%s' "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+curl -sS --max-time 10 -o "$T/grant2.json" -u confidential-client:confidential-secret \
+	--data-urlencode grant_type=authorization_code --data-urlencode "code=$code" \
+	--data-urlencode "redirect_uri=$redirect" --data-urlencode "code_verifier=$verifier" "$OAUTH_URL/token"
+crt=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1]))["refresh_token"])' "$T/grant2.json" 2>/dev/null)
+[ -n "$crt" ] && ok "confidential client authorized" || { not_ok "confidential client authorized"; diag "$loc" "$(cat "$T/grant2.json")"; }
+for n in conf gone; do
+	sf="$T/client.secret"
+	[ $n = gone ] && sf="$T/not-yet.secret"
+	cat >"$store/$n.yaml" <<EOY
+name: $n
+template: generic
+user: $n@example.test
+client_id: confidential-client
+client_secret_file: $sf
+client_auth: basic
+flow: authorization_code
+auth_url: $OAUTH_URL/authorize
+token_url: $OAUTH_URL/token
+scope: [mail]
+EOY
+	cat >"$store/$n.state" <<EOS
+{"access_token": "at-expired-$n", "token_type": "Bearer", "expires_at": 1000,
+ "refresh_token": "$crt", "generation": 1}
+EOS
+done
+mkdir -m 755 "$T/jail"
+before=$(oauth_count refresh_token)
+if TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$store" "$T/empty.conf" conf >"$T/login3.out" 2>"$T/login3.err"; then
+	ok "refresh inside a chroot with the secret from a file outside"
+else
+	not_ok "refresh inside a chroot with the secret from a file outside"; diag "$(cat "$T/login3.out" "$T/login3.err")"
+fi
+after=$(oauth_count refresh_token)
+ok_count=$("$PYTHON3" -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("path") == "/token" and r.get("grant_type") == "refresh_token" and r.get("status") == 200 \
+            and r.get("client_id") == "confidential-client":
+        n += 1
+print(n)' "$OAUTH_LOG" 2>/dev/null)
+if [ $((after - before)) -eq 1 ] && [ "${ok_count:-0}" -ge 1 ]; then
+	ok "exactly one refresh, authenticated with the client secret"
+else
+	not_ok "exactly one refresh, authenticated with the client secret ($((after - before)) requests, $ok_count accepted)"
+	diag "$(tail -3 "$OAUTH_LOG")"
+fi
+conf_at=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("access_token", ""))' "$store/conf.state" 2>/dev/null)
+case $conf_at in
+at-expired-conf|"") not_ok "the refreshed token was sent"; diag "$(cat "$store/conf.state")" ;;
+*) grep -q "auth=Bearer $conf_at" "$T/login3.out" && ok "the refreshed token was sent" ||
+	{ not_ok "the refreshed token was sent"; diag "$(cat "$T/login3.out")"; } ;;
+esac
+# The file appears after the plugin was loaded (here: never inside the jail).
+if TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$store" "$T/empty.conf" gone >"$T/login4.out" 2>"$T/login4.err"; then
+	not_ok "a secret file missing at load: the jailed refresh says why and what to do"
+elif grep -q "client_secret_file.*not-yet.secret does not exist.*when the plugin was loaded.*postfix reload" "$T/login4.err"; then
+	ok "a secret file missing at load: the jailed refresh says why and what to do"
+else
+	not_ok "a secret file missing at load: the jailed refresh says why and what to do"; diag "$(cat "$T/login4.err")"
+fi
 done_testing
