@@ -7,7 +7,9 @@ plugin_libsasloauth2_la_SOURCES = \
 	plugin/mech_common.c \
 	plugin/mech_xoauth2.c \
 	plugin/mech_oauthbearer.c
-plugin_libsasloauth2_la_CFLAGS = $(AM_CFLAGS) $(SASL_CFLAGS) $(JSONC_CFLAGS)
-plugin_libsasloauth2_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -no-undefined -shared \
+# -pthread: the global context's mutex (plugin_p.h); libc has the functions
+# on glibc >= 2.34, older systems need libpthread.
+plugin_libsasloauth2_la_CFLAGS = $(AM_CFLAGS) -pthread $(SASL_CFLAGS) $(JSONC_CFLAGS)
+plugin_libsasloauth2_la_LDFLAGS = $(AM_LDFLAGS) -pthread -module -avoid-version -no-undefined -shared \
 	-export-symbols-regex '^sasl_client_plug_init$$'
 plugin_libsasloauth2_la_LIBADD = libtokenstore.la $(JSONC_LIBS)

@@ -8,6 +8,8 @@
  * (Postfix's smtp) keeps working with nothing copied into the jail. A
  * failure to open is not fatal to loading: it is logged once, kept, retried
  * when a connection starts, and reported to every login attempt meanwhile.
+ * That retry may happen in several threads at once: it is serialised by the
+ * mutex in the global context (see plugin_p.h).
  */
 #include "config.h"
 
@@ -58,6 +60,7 @@ static void plug_glob_free(plug_glob *glob)
 	ts_ctx_close(glob->ctx);
 	free(glob->opt_store);
 	free(glob->opt_config);
+	pthread_mutex_destroy(&glob->lock);
 	free(glob);
 }
 
@@ -108,17 +111,24 @@ static int plug_new(void *glob_context, sasl_client_params_t *params, void **con
 		    mech_kind kind)
 {
 	plug_glob *glob = glob_context;
+	char msg[TS_ERRMSG_MAX] = "";
 	int rc = TS_OK;
 
+	/* Connections may start in several threads while the store is still
+	 * closed: one opens it, the others wait and use it. */
+	pthread_mutex_lock(&glob->lock);
 	if (glob->ctx == NULL) {
 		plug_log_set_conn(params->utils);
 		rc = plug_ctx_ensure(glob, params->utils);
 		plug_log_set_conn(NULL);
+		if (rc != TS_OK)
+			snprintf(msg, sizeof(msg), "%s", glob->open_msg);
 	}
+	pthread_mutex_unlock(&glob->lock);
 	if (rc != TS_OK) {
 		params->utils->seterror(params->utils->conn, 0,
 					"%s: sasl-oauth2 token store unavailable: %s",
-					mech_names[kind], glob->open_msg);
+					mech_names[kind], msg);
 		return rc == TS_ENOMEM ? SASL_NOMEM : SASL_FAIL;
 	}
 	return mech_conn_new(glob, kind, params, conn_context);
@@ -208,8 +218,13 @@ int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
 	glob = calloc(1, sizeof(*glob));
 	if (glob == NULL)
 		return SASL_NOMEM;
+	if (pthread_mutex_init(&glob->lock, NULL) != 0) {
+		free(glob);
+		return SASL_NOMEM;
+	}
 	glob->utils = utils;
 	glob->refs = 2;
+	/* No connection exists yet, so no other thread uses glob. */
 	if (plug_ctx_ensure(glob, utils) != TS_OK) {
 		if (glob->open_code == TS_ENOMEM) {
 			plug_glob_free(glob);

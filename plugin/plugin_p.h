@@ -9,6 +9,7 @@
 #ifndef PLUGIN_P_H
 #define PLUGIN_P_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,9 +28,19 @@ typedef enum mech_kind {
 /*
  * State shared by both mechanisms of the module. libsasl2 calls mech_free
  * once per mechanism with this same pointer, hence the reference count.
+ *
+ * Threads: an application may run connections in several threads. `lock`
+ * guards the lazy open (ctx, open_code, open_msg, opt_*). Once ctx is set
+ * it does not change until mech_free, and a connection only exists after
+ * its mech_new took the lock and saw ctx set, so the connection's steps read
+ * ctx without the lock. The context itself is read-only after ts_ctx_open;
+ * each refresh uses its own curl handle and the token's lock file (an OFD
+ * lock, which also excludes other threads of this process); the log
+ * callback of the connection being served is per thread (plugin_log.c).
  */
 typedef struct plug_glob {
 	const sasl_utils_t *utils;  /* from sasl_client_plug_init, valid until mech_free */
+	pthread_mutex_t lock;       /* guards the fields below while ctx is NULL */
 	ts_ctx *ctx;                /* NULL when opening failed (retried at mech_new) */
 	int open_code;              /* ts_code of the last failed open */
 	char open_msg[TS_ERRMSG_MAX]; /* its message, shown on every login attempt */
@@ -67,7 +78,8 @@ typedef struct mech_conn {
 
 /* ---- plugin_init.c ---- */
 /* Open the tokenstore context if it is not open; on failure remember the
- * message in glob and return the ts code. `utils` supplies the options. */
+ * message in glob and return the ts code. `utils` supplies the options.
+ * The caller holds glob->lock. */
 int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils);
 
 /* ---- plugin_log.c ---- */

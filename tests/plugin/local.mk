@@ -1,7 +1,8 @@
 # tests/plugin build fragment - the SASL plugin loaded in-process by libsasl2.
 check_PROGRAMS += tests/plugin/test_plugin
 tests_plugin_test_plugin_SOURCES = tests/plugin/test_plugin.c
-tests_plugin_test_plugin_CFLAGS = $(AM_CFLAGS) $(SASL_CFLAGS) $(JSONC_CFLAGS) -I$(top_srcdir)/tests
+tests_plugin_test_plugin_CFLAGS = $(AM_CFLAGS) -pthread $(SASL_CFLAGS) $(JSONC_CFLAGS) -I$(top_srcdir)/tests
+tests_plugin_test_plugin_LDFLAGS = $(AM_LDFLAGS) -pthread
 tests_plugin_test_plugin_LDADD = $(SASL_LIBS) $(JSONC_LIBS)
 # The program loads the module from plugin/.libs at run time.
 EXTRA_tests_plugin_test_plugin_DEPENDENCIES = plugin/libsasloauth2.la

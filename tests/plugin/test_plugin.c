@@ -13,6 +13,10 @@
  *                               exits 0 on success (refresh test); with
  *                               TEST_PLUGIN_CHROOT=DIR it chroots into DIR
  *                               after loading the plugin (root only)
+ *   test_plugin threads STORE CONFIG AUTHNAME N
+ *                               N threads log in at once (XOAUTH2); prints
+ *                               each initial response, exits 0 when all
+ *                               succeed (concurrent refresh test)
  *
  * The tokens have far-future expiries, so no network is needed except
  * where a test wants a refresh to be attempted (and fail fast against a
@@ -20,9 +24,11 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,13 +85,17 @@ static const char *const g_secrets[] = {
 	"Bearer",
 };
 static int g_secret_logged;
+/* Logins run in several threads in test_threads(). */
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int cb_log(void *context, int level, const char *message)
 {
-	size_t n = strlen(g_log);
+	size_t n;
 
 	(void)context;
 	(void)level;
+	pthread_mutex_lock(&g_log_lock);
+	n = strlen(g_log);
 	for (size_t i = 0; i < sizeof(g_secrets) / sizeof(g_secrets[0]); i++)
 		if (strstr(message, g_secrets[i]) != NULL) {
 			g_secret_logged++;
@@ -94,6 +104,7 @@ static int cb_log(void *context, int level, const char *message)
 	if (getenv("TEST_PLUGIN_VERBOSE"))
 		printf("# log %d: %s\n", level, message);
 	snprintf(g_log + n, sizeof(g_log) - n, "%s\n", message);
+	pthread_mutex_unlock(&g_log_lock);
 	return SASL_OK;
 }
 
@@ -265,8 +276,8 @@ static int state_bool(const char *dir, const char *name, const char *key)
 /* Printable form of bytes for diagnostics (^A for 0x01). */
 static const char *show(const char *p, unsigned len)
 {
-	static char buf[4][1024];
-	static int k;
+	static _Thread_local char buf[4][1024];
+	static _Thread_local int k;
 	char *b = buf[k++ & 3];
 	size_t o = 0;
 
@@ -890,6 +901,193 @@ static void test_chroot(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Threads                                                              */
+
+/*
+ * One complete login without TAP output (threads must not print test
+ * lines): start, then the final empty step. The initial response goes to
+ * `resp` (escaped); false with the error detail there on failure.
+ */
+static bool quiet_login(const char *mech, const char *authname, char *resp, size_t respsize)
+{
+	sasl_callback_t cbs[5];
+	creds c = { .authname = authname };
+	sasl_conn_t *conn = NULL;
+	const char *out = NULL, *chosen = NULL;
+	unsigned outlen = 0;
+	bool ok = false;
+	int rc;
+
+	make_cbs(cbs, &c);
+	resp[0] = '\0';
+	if (sasl_client_new("imap", "imap.example.test", NULL, "127.0.0.1;143", cbs, 0, &conn) !=
+	    SASL_OK) {
+		snprintf(resp, respsize, "sasl_client_new failed");
+		return false;
+	}
+	rc = sasl_client_start(conn, mech, NULL, &out, &outlen, &chosen);
+	if (rc == SASL_CONTINUE) {
+		snprintf(resp, respsize, "%s", show(out, outlen));
+		rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+		ok = rc == SASL_OK && outlen == 0;
+	}
+	if (!ok)
+		snprintf(resp, respsize, "rc %d: %s", rc, sasl_errdetail(conn));
+	sasl_dispose(&conn);
+	free(c.secret);
+	return ok;
+}
+
+#define THREADS 8
+#define THREAD_ROUNDS 25
+
+typedef struct worker {
+	pthread_barrier_t *start;
+	int id;
+	int rounds;
+	const char *authname;   /* NULL: the thread's own token t<id> */
+	int ok;                 /* logins that succeeded with the right bytes */
+	char resp[512];         /* the first initial response, or the first failure */
+	char bad[512];
+} worker;
+
+static void *worker_run(void *arg)
+{
+	worker *w = arg;
+	char user[64], name[16], want[160], resp[512];
+
+	snprintf(name, sizeof(name), "t%d", w->id);
+	snprintf(user, sizeof(user), "t%d@example.test", w->id);
+	pthread_barrier_wait(w->start);
+	for (int i = 0; i < w->rounds; i++) {
+		bool xo = ((i + w->id) & 1) == 0;
+		const char *who = w->authname ? w->authname : (i % 3 == 0) ? name : user;
+
+		if (!quiet_login(xo ? "XOAUTH2" : "OAUTHBEARER", who, resp, sizeof(resp))) {
+			if (w->bad[0] == '\0')
+				snprintf(w->bad, sizeof(w->bad), "%s", resp);
+			continue;
+		}
+		if (i == 0)
+			snprintf(w->resp, sizeof(w->resp), "%s", resp);
+		if (w->authname != NULL) {
+			w->ok++;
+			continue;
+		}
+		if (xo)
+			snprintf(want, sizeof(want), "user=%s^Aauth=Bearer at-t%d^A^A", user, w->id);
+		else
+			snprintf(want, sizeof(want),
+				 "n,a=%s,^Ahost=imap.example.test^Aport=143^Aauth=Bearer at-t%d^A^A",
+				 user, w->id);
+		if (strcmp(resp, want) == 0)
+			w->ok++;
+		else if (w->bad[0] == '\0')
+			snprintf(w->bad, sizeof(w->bad), "got '%s', want '%s'", resp, want);
+	}
+	return NULL;
+}
+
+/* Start n workers at once (a barrier) and wait for them; returns how many
+ * threads could be created. */
+static int run_workers(worker *w, int n, int rounds, const char *authname)
+{
+	pthread_t th[THREADS];
+	pthread_barrier_t start;
+	int started = 0;
+
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].start = &start;
+		w[i].id = i;
+		w[i].rounds = rounds;
+		w[i].authname = authname;
+	}
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&th[i], NULL, worker_run, &w[i]) != 0)
+			break;
+		started++;
+	}
+	if (started < n) {
+		/* the barrier would never open: nothing can be tested */
+		tap_diag("pthread_create failed after %d threads", started);
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	return started;
+}
+
+/* Open descriptors of this process (-1: /proc not available). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * Connections in 8 threads at once. The plugin is loaded while the store
+ * does not exist yet, so the first logins of all threads race into the
+ * lazy open of the shared context (one must open it, the others use it; a
+ * second context would be leaked: its descriptors stay open after
+ * sasl_client_done, and ASan reports its memory at exit). Then every
+ * thread keeps logging in with its own token, by name and by user, with
+ * both mechanisms, and every response must carry that thread's token.
+ */
+static void test_threads(void)
+{
+	char dir[4200];
+	worker w[THREADS];
+	int total = 0, rc, fds_before, fds_after;
+
+	snprintf(dir, sizeof(dir), "%s/thread-store", g_tmp);
+	g_store = dir;
+	g_config = g_configbuf;
+	fds_before = count_fds();
+	rc = sasl_client_init(global_cbs);
+	tap_ok(rc == SASL_OK, "threads: plugin loads before the store exists (rc %d)", rc);
+	if (mkdir(dir, 0700) != 0) {
+		tap_ok(0, "threads: create %s", dir);
+		sasl_client_done();
+		g_store = g_storebuf;
+		return;
+	}
+	for (int i = 0; i < THREADS; i++) {
+		char name[16], user[64], access[32];
+
+		snprintf(name, sizeof(name), "t%d", i);
+		snprintf(user, sizeof(user), "t%d@example.test", i);
+		snprintf(access, sizeof(access), "at-t%d", i);
+		if (add_token(dir, name, user, "valid", access) != 0)
+			tap_diag("could not write token %s", name);
+	}
+	run_workers(w, THREADS, THREAD_ROUNDS, NULL);
+	for (int i = 0; i < THREADS; i++) {
+		total += w[i].ok;
+		if (w[i].bad[0] != '\0')
+			tap_diag("  thread %d: %s", i, w[i].bad);
+	}
+	tap_ok(total == THREADS * THREAD_ROUNDS,
+	       "threads: %d logins in %d threads at once all succeed with their own token "
+	       "(%d ok)", THREADS * THREAD_ROUNDS, THREADS, total);
+	sasl_client_done();
+	fds_after = count_fds();
+	tap_ok(fds_before == fds_after,
+	       "threads: the store was opened once (descriptors before %d, after unloading %d)",
+	       fds_before, fds_after);
+	g_store = g_storebuf;
+}
+
+/* ------------------------------------------------------------------ */
 /* Setup                                                                */
 
 static int setup_store(void)
@@ -1017,6 +1215,7 @@ static int run_suite(void)
 	sasl_client_done();
 	test_chroot();
 	test_late_store();
+	test_threads();
 	tap_ok(g_secret_logged == 0, "no token or secret reached the log callback");
 	rm_rf(g_tmp);
 	return tap_done();
@@ -1124,9 +1323,33 @@ static int run_login(int argc, char **argv)
 	return rc == SASL_OK ? 0 : 1;
 }
 
+/* N threads log in at once with one token (concurrent refresh test). */
+static int run_threads(char **argv)
+{
+	worker w[THREADS];
+	int n = (int)strtol(argv[5], NULL, 10), ok = 0;
+
+	if (n < 1 || n > THREADS)
+		n = THREADS;
+	g_store = argv[2];
+	g_config = argv[3][0] ? argv[3] : NULL;
+	if (sasl_client_init(global_cbs) != SASL_OK)
+		return 2;
+	run_workers(w, n, 1, argv[4]);
+	for (int i = 0; i < n; i++) {
+		if (w[i].ok == 1)
+			ok++;
+		printf("%s\n", w[i].ok == 1 ? w[i].resp : w[i].bad);
+	}
+	sasl_client_done();
+	return ok == n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	set_plugdir();
+	if (argc >= 6 && strcmp(argv[1], "threads") == 0)
+		return run_threads(argv);
 	if (argc >= 3 && strcmp(argv[1], "loop") == 0)
 		return run_loop(strtol(argv[2], NULL, 10));
 	if (argc >= 5 && strcmp(argv[1], "login") == 0)

@@ -83,6 +83,33 @@ else
 fi
 grep -q "$new_at" "$T/login2.out" && ok "second login sent the cached token" || not_ok "second login sent the cached token"
 
+# ---- 8 threads of one process log in at once with an expired token: the
+# token's lock serialises them, one refreshes, all send the new token.
+"$PYTHON3" - "$store/mail.state" <<'EOP'
+import json, sys
+with open(sys.argv[1]) as f:
+    s = json.load(f)
+s["expires_at"] = 1000
+with open(sys.argv[1], "w") as f:
+    json.dump(s, f)
+EOP
+before=$(oauth_count refresh_token)
+if "$prog" threads "$store" "$T/empty.conf" mail 8 >"$T/threads.out" 2>"$T/threads.err"; then
+	ok "8 concurrent logins in 8 threads with an expired token all succeed"
+else
+	not_ok "8 concurrent logins in 8 threads with an expired token all succeed"; diag "$(cat "$T/threads.out" "$T/threads.err")"
+fi
+after=$(oauth_count refresh_token)
+[ $((after - before)) -eq 1 ] && ok "the 8 threads refreshed exactly once" ||
+	not_ok "the 8 threads refreshed exactly once (got $((after - before)))"
+thr_at=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("access_token", ""))' "$store/mail.state" 2>/dev/null)
+# (the threads alternate XOAUTH2 and OAUTHBEARER)
+if [ -n "$thr_at" ] && [ "$(grep -c "alice@example.test,*^A.*auth=Bearer $thr_at^A^A\$" "$T/threads.out")" -eq 8 ]; then
+	ok "every thread sent the one refreshed token"
+else
+	not_ok "every thread sent the one refreshed token"; diag "$(cat "$T/threads.out")"
+fi
+
 # ---- chroot: the client secret file is read when the plugin is loaded
 if [ "$(id -u)" -ne 0 ]; then
 	for d in "confidential client authorized" "refresh inside a chroot with the secret from a file outside" \
@@ -124,8 +151,10 @@ EOY
 EOS
 done
 mkdir -m 755 "$T/jail"
+# LeakSanitizer (sanitizer builds) needs /proc at exit, which the jail lacks.
+jail_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 before=$(oauth_count refresh_token)
-if TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$store" "$T/empty.conf" conf >"$T/login3.out" 2>"$T/login3.err"; then
+if ASAN_OPTIONS="$jail_asan" TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$store" "$T/empty.conf" conf >"$T/login3.out" 2>"$T/login3.err"; then
 	ok "refresh inside a chroot with the secret from a file outside"
 else
 	not_ok "refresh inside a chroot with the secret from a file outside"; diag "$(cat "$T/login3.out" "$T/login3.err")"
@@ -153,7 +182,7 @@ at-expired-conf|"") not_ok "the refreshed token was sent"; diag "$(cat "$store/c
 	{ not_ok "the refreshed token was sent"; diag "$(cat "$T/login3.out")"; } ;;
 esac
 # The file appears after the plugin was loaded (here: never inside the jail).
-if TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$store" "$T/empty.conf" gone >"$T/login4.out" 2>"$T/login4.err"; then
+if ASAN_OPTIONS="$jail_asan" TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$store" "$T/empty.conf" gone >"$T/login4.out" 2>"$T/login4.err"; then
 	not_ok "a secret file missing at load: the jailed refresh says why and what to do"
 elif grep -q "client_secret_file.*not-yet.secret does not exist.*when the plugin was loaded.*postfix reload" "$T/login4.err"; then
 	ok "a secret file missing at load: the jailed refresh says why and what to do"
