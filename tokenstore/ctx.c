@@ -152,7 +152,7 @@ static int ctx_secret_add(ts_ctx *ctx, const char *name, const char *path, ts_er
 			return ts_enomem(err);
 		}
 		ts_ctx_log(ctx, TS_LOG_WARN,
-			   "token '%s': field 'client_secret_file': %s; a refresh of this token will fail until that is fixed and the program reloaded",
+			   "token '%s': field 'client_secret_file': %s; a refresh of this token fails until that is fixed (a program that has entered a chroot, like Postfix's smtp, must then be reloaded)",
 			   name, sub.msg);
 	}
 	ctx->nsecrets++;
