@@ -633,39 +633,13 @@ static void cli_log(void *arg, ts_log_level level, const char *msg)
 	logst.npending++;
 }
 
-/* Does the configuration file at `path` write the key `log` itself? The
- * library fills in syslog when it is absent, but the helper's default is
- * stderr. A top-level key of a block mapping starts its line. */
-static bool config_names_log(const char *path)
-{
-	char *text = NULL, *p;
-	ts_error err = { 0 };
-	bool found = false;
-
-	if (!path || cli_read_file(&text, NULL, path, 1024 * 1024, &err) != TS_OK)
-		return false;
-	for (p = text; p && *p && !found; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		size_t k = strncmp(p, "log", 3) == 0 ? 3 :
-			   strncmp(p, "\"log\"", 5) == 0 || strncmp(p, "'log'", 5) == 0 ? 5 : 0;
-
-		if (k == 0)
-			continue;
-		p += k;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		found = *p == ':';
-	}
-	ts_free_secret(text);
-	return found;
-}
-
 /* Send the events of `ctx` where its global configuration says. */
 static void log_setup(ts_ctx *ctx, const cli_global *g)
 {
 	const ts_global_config *cfg = ts_ctx_config(ctx);
 
 	logst.verbose = g->verbose;
-	if (cfg && cfg->log == TS_LOG_SYSLOG && config_names_log(cfg->path)) {
+	if (cfg && cfg->log == TS_LOG_SYSLOG) {
 		cli_log_flush();
 		openlog(CLI_PROG, LOG_PID, LOG_MAIL);
 		logst.syslog = true;

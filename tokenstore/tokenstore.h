@@ -169,7 +169,7 @@ typedef struct ts_global_config {
 	char *proxy;                /* NULL: none (libcurl honours no env proxy either) */
 	ts_strlist pop3_split_hosts; /* default: Microsoft's POP3 hosts */
 	char *notify_command;       /* NULL: none */
-	ts_log_target log;          /* default syslog */
+	ts_log_target log;          /* UNSET when absent: the helper then uses stderr */
 } ts_global_config;
 
 /* Parse a global configuration file. A missing file is TS_ENOTFOUND (the

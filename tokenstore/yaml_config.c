@@ -461,7 +461,7 @@ int ts_global_config_default(ts_global_config **out, ts_error *err)
 		return ts_enomem(err);
 	c->refresh_margin = 300;
 	c->http_timeout = 20;
-	c->log = TS_LOG_SYSLOG;
+	c->log = TS_LOG_UNSET; /* each program has its own default */
 	for (i = 0; i < sizeof(default_pop3_hosts) / sizeof(default_pop3_hosts[0]); i++) {
 		if (ts_strlist_add(&c->pop3_split_hosts, default_pop3_hosts[i]) != TS_OK) {
 			ts_global_config_free(c);

@@ -249,7 +249,7 @@ static void test_globals(void)
 		"log: stderr\n";
 
 	rc = ts_global_config_default(&g, &e);
-	tap_ok(rc == TS_OK && g->refresh_margin == 300 && g->http_timeout == 20 && g->log == TS_LOG_SYSLOG &&
+	tap_ok(rc == TS_OK && g->refresh_margin == 300 && g->http_timeout == 20 && g->log == TS_LOG_UNSET &&
 		       g->pop3_split_hosts.n == 4 && g->path == NULL,
 	       "built-in defaults");
 	tap_ok(g && ts_host_match(&g->pop3_split_hosts, "POP-MAIL.outlook.com"), "default pop3 hosts match");
