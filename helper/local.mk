@@ -8,6 +8,8 @@ sasl_oauth2_SOURCES = \
 	helper/cmd_io.c \
 	helper/cmd_auth.c \
 	helper/loopback.c \
+	helper/redirect_parse.h \
+	helper/redirect_parse.c \
 	helper/cmd_token.c \
 	helper/cmd_status.c \
 	helper/cmd_doctor.c

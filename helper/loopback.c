@@ -6,7 +6,8 @@
  * 8 KiB and a few seconds, answers anything that is not the redirect with
  * 400/404 and keeps waiting, and checks `state` before it accepts a code.
  * With --no-browser the redirected URL may instead be pasted on stdin;
- * whichever arrives first wins.
+ * whichever arrives first wins. What the bytes mean (request line, query,
+ * state and code) is decided in redirect_parse.c; this file does the I/O.
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "redirect_parse.h"
 
 #define REQ_MAX 8192
 #define MAX_CONN 8
@@ -141,153 +143,6 @@ void cli_loopback_close(cli_loopback *lb)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The redirect's query                                                     */
-
-typedef struct redirect_params {
-	char *code;                 /* secret */
-	char *state;
-	char *error;
-	char *error_description;
-} redirect_params;
-
-static void params_clear(redirect_params *rp)
-{
-	ts_free_secret(rp->code);
-	free(rp->state);
-	free(rp->error);
-	free(rp->error_description);
-	memset(rp, 0, sizeof *rp);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode `n` bytes of `s` into a new string ('+' is a space). */
-static char *url_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1), *o = out;
-	size_t i;
-
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n &&
-			   hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Parse "a=b&c=d" (stopping at '#', whitespace or the end). Returns the
- * number of known parameters found, -1 on allocation failure. */
-static int parse_query(redirect_params *rp, const char *q)
-{
-	int found = 0;
-
-	while (*q && *q != '#' && *q != ' ' && *q != '\r' && *q != '\n') {
-		size_t n = strcspn(q, "&# \r\n");
-		const char *eq = memchr(q, '=', n);
-		size_t kl = eq ? (size_t)(eq - q) : n;
-		char **slot = NULL;
-
-		if (kl == 4 && strncmp(q, "code", 4) == 0)
-			slot = &rp->code;
-		else if (kl == 5 && strncmp(q, "state", 5) == 0)
-			slot = &rp->state;
-		else if (kl == 5 && strncmp(q, "error", 5) == 0)
-			slot = &rp->error;
-		else if (kl == 17 && strncmp(q, "error_description", 17) == 0)
-			slot = &rp->error_description;
-		if (slot && eq) {
-			char *v = url_decode(eq + 1, n - kl - 1);
-
-			if (!v)
-				return -1;
-			if (*slot)
-				ts_free_secret(*slot);
-			*slot = v;
-			found++;
-		}
-		q += n;
-		if (*q == '&')
-			q++;
-	}
-	return found;
-}
-
-static bool str_eq_ct(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i;
-	unsigned char d = la != lb;
-
-	for (i = 0; i < la && i < lb; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
-}
-
-/* Printable, bounded copy of provider text for messages. */
-static void clean_text(char *dst, size_t size, const char *src)
-{
-	size_t i = 0;
-
-	for (; src && *src && i + 1 < size; src++)
-		dst[i++] = ((unsigned char)*src < 0x20 || *src == 0x7f) ? ' ' : *src;
-	dst[i] = '\0';
-}
-
-/* Judge a complete redirect. TS_OK moves the code to *out. `page` gets the
- * text for the browser. */
-static int judge(char **out, redirect_params *rp, const char *state, char *page, size_t psize,
-		 ts_error *err)
-{
-	char e[128], d[256];
-
-	if (!rp->state || !str_eq_ct(rp->state, state)) {
-		snprintf(page, psize, "sasl-oauth2: authorization failed: the state parameter does not match "
-			 "this request. Nothing was stored; run sasl-oauth2 authorize again.\n");
-		return ts_error_set(err, TS_EINVAL, "the redirect's state does not match this authorization "
-				    "request (a stale or forged redirect); nothing stored; run authorize again");
-	}
-	if (rp->error) {
-		clean_text(e, sizeof e, rp->error);
-		clean_text(d, sizeof d, rp->error_description);
-		if (strcmp(rp->error, "access_denied") == 0) {
-			snprintf(page, psize, "sasl-oauth2: authorization was denied. Nothing was stored.\n");
-			return ts_error_set(err, TS_EDENIED, "authorization denied at the provider (access_denied%s%s); "
-					    "nothing stored; run authorize again and grant access",
-					    d[0] ? ": " : "", d);
-		}
-		snprintf(page, psize, "sasl-oauth2: authorization failed: %s. Nothing was stored.\n", e);
-		return ts_error_set(err, TS_EINVAL, "the provider refused the authorization (%s%s%s); "
-				    "check the token's client_id, scope and redirect_uri", e, d[0] ? ": " : "", d);
-	}
-	if (!rp->code || !*rp->code) {
-		snprintf(page, psize, "sasl-oauth2: authorization failed: the redirect carries no code.\n");
-		return ts_error_set(err, TS_EINVAL, "the redirect carries no authorization code; run authorize again");
-	}
-	snprintf(page, psize, "sasl-oauth2: authorization received. You can close this window; "
-		 "the terminal shows the result.\n");
-	*out = rp->code;
-	rp->code = NULL;
-	return TS_OK;
-}
-
-/* ---------------------------------------------------------------------- */
 /* HTTP                                                                     */
 
 typedef struct conn {
@@ -342,48 +197,37 @@ static void respond(conn *c, int status, const char *reason, const char *body)
 static int handle_request(conn *c, const cli_loopback *lb, const char *state, char **out,
 			  int *rc, ts_error *err)
 {
-	char *sp1, *sp2, *target, *q;
-	size_t plen;
-	redirect_params rp = { 0 };
+	cli_redirect_params rp;
 	char page[512];
-	int found;
 
-	c->buf[c->len] = '\0';
-	sp1 = strchr(c->buf, ' ');
-	if (!sp1 || (size_t)(sp1 - c->buf) != 3 || strncmp(c->buf, "GET", 3) != 0) {
-		respond(c, sp1 ? 405 : 400, sp1 ? "Method Not Allowed" : "Bad Request",
+	switch (cli_redirect_parse_request(&rp, c->buf, c->len, lb->path)) {
+	case CLI_REQ_NO_METHOD:
+		respond(c, 400, "Bad Request", "sasl-oauth2: only GET of the redirect is served here.\n");
+		return 0;
+	case CLI_REQ_METHOD:
+		respond(c, 405, "Method Not Allowed",
 			"sasl-oauth2: only GET of the redirect is served here.\n");
 		return 0;
-	}
-	target = sp1 + 1;
-	sp2 = strpbrk(target, " \r\n");
-	if (!sp2) {
+	case CLI_REQ_BAD:
 		respond(c, 400, "Bad Request", "sasl-oauth2: bad request.\n");
 		return 0;
-	}
-	*sp2 = '\0';
-	q = strchr(target, '?');
-	plen = q ? (size_t)(q - target) : strlen(target);
-	if (plen != strlen(lb->path) || strncmp(target, lb->path, plen) != 0) {
+	case CLI_REQ_NOT_FOUND:
 		respond(c, 404, "Not Found", "sasl-oauth2: not found.\n");
 		return 0;
-	}
-	found = q ? parse_query(&rp, q + 1) : 0;
-	if (found < 0) {
-		params_clear(&rp);
-		*rc = ts_error_set(err, TS_ENOMEM, "out of memory");
-		respond(c, 500, "Internal Server Error", "sasl-oauth2: out of memory.\n");
-		return 1;
-	}
-	if (found == 0) {
-		params_clear(&rp);
+	case CLI_REQ_NO_PARAMS:
 		respond(c, 400, "Bad Request",
 			"sasl-oauth2: this address receives the authorization redirect; "
 			"no authorization response in this request.\n");
 		return 0;
+	case CLI_REQ_NOMEM:
+		*rc = ts_error_set(err, TS_ENOMEM, "out of memory");
+		respond(c, 500, "Internal Server Error", "sasl-oauth2: out of memory.\n");
+		return 1;
+	case CLI_REQ_REDIRECT:
+		break;
 	}
-	*rc = judge(out, &rp, state, page, sizeof page, err);
-	params_clear(&rp);
+	*rc = cli_redirect_judge(out, &rp, state, page, sizeof page, err);
+	cli_redirect_params_clear(&rp);
 	if (*rc == TS_OK)
 		respond(c, 200, "OK", page);
 	else
@@ -393,20 +237,18 @@ static int handle_request(conn *c, const cli_loopback *lb, const char *state, ch
 
 /* A pasted line: the whole redirected URL, or just its query. Returns 1
  * when the wait is over, 0 when the line was not a redirect. */
-static int handle_paste(char *line, const char *state, char **out, int *rc, ts_error *err)
+static int handle_paste(const char *line, size_t len, const char *state, char **out, int *rc,
+			ts_error *err)
 {
-	redirect_params rp = { 0 };
+	cli_redirect_params rp;
 	char page[512];
-	char *q = strchr(line, '?');
+	size_t blank = strspn(line, " \t");
 	int found;
 
-	while (*line == ' ' || *line == '\t')
-		line++;
-	if (!*line)
+	if (blank >= len || line[blank] == '\0')
 		return 0;
-	found = parse_query(&rp, q ? q + 1 : line);
+	found = cli_redirect_parse_paste(&rp, line, len);
 	if (found <= 0) {
-		params_clear(&rp);
 		if (found < 0) {
 			*rc = ts_error_set(err, TS_ENOMEM, "out of memory");
 			return 1;
@@ -415,8 +257,8 @@ static int handle_paste(char *line, const char *state, char **out, int *rc, ts_e
 			"(it contains code= and state=)\n", CLI_PROG);
 		return 0;
 	}
-	*rc = judge(out, &rp, state, page, sizeof page, err);
-	params_clear(&rp);
+	*rc = cli_redirect_judge(out, &rp, state, page, sizeof page, err);
+	cli_redirect_params_clear(&rp);
 	return 1;
 }
 
@@ -531,7 +373,7 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 					}
 					*nl = '\0';
 					used = (size_t)(nl - line) + 1;
-					if (handle_paste(line, state, out, &rc, err)) {
+					if (handle_paste(line, (size_t)(nl - line), state, out, &rc, err)) {
 						done = true;
 						break;
 					}
