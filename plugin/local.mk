@@ -5,6 +5,8 @@ plugin_libsasloauth2_la_SOURCES = \
 	plugin/plugin_init.c \
 	plugin/plugin_log.c \
 	plugin/mech_common.c \
+	plugin/mech_challenge_p.h \
+	plugin/mech_challenge.c \
 	plugin/mech_xoauth2.c \
 	plugin/mech_oauthbearer.c
 # -pthread: the global context's mutex (plugin_p.h); libc has the functions

@@ -21,14 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
+#include "mech_challenge_p.h"
 #include "plugin_p.h"
 
 /* Bounds on what we accept from the application and the server. */
 #define MECH_MAX_NAME 1024          /* authentication / authorization name */
 #define MECH_MAX_PASSWORD 4096      /* a token name, really */
-#define MECH_MAX_CHALLENGE 65536    /* error JSON from the server */
 
 static void mech_free_prompts(mech_conn *m)
 {
@@ -437,60 +435,25 @@ static bool mech_pop3_split(const mech_conn *m, const sasl_client_params_t *para
 	return cfg != NULL && ts_host_match(&cfg->pop3_split_hosts, params->serverFQDN);
 }
 
-/* Copy a JSON string member into buf, keeping printable ASCII only (it is
- * server text going into a log line). */
-static const char *mech_json_field(json_object *obj, const char *key, char *buf, size_t size)
-{
-	json_object *v;
-	const char *s;
-	size_t i = 0;
-
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
-		return NULL;
-	s = json_object_get_string(v);
-	if (s == NULL)
-		return NULL;
-	for (; *s && i + 1 < size; s++)
-		buf[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-	buf[i] = '\0';
-	return buf;
-}
-
 void mech_log_error_challenge(const sasl_utils_t *utils, const mech_conn *m,
 			      const char *serverin, unsigned serverinlen)
 {
-	json_tokener *tok = NULL;
-	json_object *obj = NULL;
-	char status[64], scope[512], schemes[64];
-	const char *st = NULL, *sc = NULL, *sch = NULL;
+	mech_challenge ch;
 
-	if (serverinlen <= MECH_MAX_CHALLENGE) {
-		tok = json_tokener_new();
-		if (tok != NULL)
-			obj = json_tokener_parse_ex(tok, serverin, (int)serverinlen);
-	}
-	if (obj != NULL && json_object_is_type(obj, json_type_object)) {
-		st = mech_json_field(obj, "status", status, sizeof(status));
-		sc = mech_json_field(obj, "scope", scope, sizeof(scope));
-		sch = mech_json_field(obj, "schemes", schemes, sizeof(schemes));
+	mech_challenge_parse(&ch, serverin, serverinlen);
+	if (ch.is_json)
 		plug_log(utils, SASL_LOG_WARN,
 			 "%s: server rejected the access token of token '%s' (user '%s'): "
 			 "status '%s', schemes '%s', scope '%s'; it will be refreshed at the "
 			 "next login", mech_names[m->kind], m->token_name ? m->token_name : "?",
-			 m->wire_user ? m->wire_user : "?", st ? st : "", sch ? sch : "",
-			 sc ? sc : "");
-	} else {
+			 m->wire_user ? m->wire_user : "?", ch.status, ch.schemes, ch.scope);
+	else
 		plug_log(utils, SASL_LOG_WARN,
 			 "%s: server rejected the login of token '%s' (user '%s') with a "
 			 "challenge of %u bytes that is not JSON; the access token will be "
 			 "refreshed at the next login",
 			 mech_names[m->kind], m->token_name ? m->token_name : "?",
 			 m->wire_user ? m->wire_user : "?", serverinlen);
-	}
-	if (obj != NULL)
-		json_object_put(obj);
-	if (tok != NULL)
-		json_tokener_free(tok);
 }
 
 static int mech_error_challenge(mech_conn *m, sasl_client_params_t *params,

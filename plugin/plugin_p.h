@@ -102,7 +102,8 @@ int mech_conn_step(void *conn_context, sasl_client_params_t *params,
 		   const char *serverin, unsigned serverinlen,
 		   sasl_interact_t **prompt_need, const char **clientout,
 		   unsigned *clientoutlen, sasl_out_params_t *oparams);
-/* Log the fields of a server's error challenge (status, scope). */
+/* Log the fields of a server's error challenge (status, scope), parsed by
+ * mech_challenge_parse (mech_challenge_p.h). */
 void mech_log_error_challenge(const sasl_utils_t *utils, const mech_conn *m,
 			      const char *serverin, unsigned serverinlen);
 
