@@ -9,3 +9,4 @@ include tests/cli/local.mk
 include tests/plugin/local.mk
 include tests/integration/local.mk
 include tests/server/local.mk
+include tests/fuzz.mk
