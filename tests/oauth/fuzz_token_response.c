@@ -1,6 +1,7 @@
 /*
  * fuzz_token_response.c - fuzz target for the token endpoint and device
- * authorization answer parsers.
+ * authorization answer parsers, and for the error-body classifier of the
+ * other endpoints (oa2_error_parse, used for revocation).
  *
  * Input: an optional first line "NNN\n" giving the HTTP status (default
  * 200), then the body. Built with -fsanitize=fuzzer (define
@@ -44,12 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, body, size);
 
-	for (unsigned flags = 0; flags <= OA2_PARSE_DEVICE; flags += OA2_PARSE_DEVICE) {
+	for (unsigned flags = 0; flags <= (OA2_PARSE_DEVICE | OA2_PARSE_SALVAGE); flags++) {
 		rc = oa2_token_response_parse(&r, &oe, status, "application/json", copy, size,
 					      "fuzz", "fuzz.example", flags, &err);
 		if (rc == TS_OK && (r == NULL || r->access_token == NULL || r->token_type == NULL))
 			abort();
-		if (rc != TS_OK && r != NULL)
+		/* A failure hands back at most a salvaged refresh token. */
+		if (rc != TS_OK && r != NULL &&
+		    (!(flags & OA2_PARSE_SALVAGE) || r->access_token != NULL ||
+		     r->refresh_token == NULL || r->refresh_token[0] == '\0'))
 			abort();
 		/* A failure has a one-line, terminated message. */
 		if (rc < 0 && (strnlen(err.msg, sizeof(err.msg)) == sizeof(err.msg) ||
@@ -61,6 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = oa2_device_auth_parse(&d, &oe, status, NULL, copy, size, "fuzz", "fuzz.example", &err);
 	if ((rc == TS_OK) != (d != NULL))
 		abort();
+	/* Never a success; the OAuth error code is printable and terminated. */
+	rc = oa2_error_parse(&oe, status, "text/html", copy, size, "fuzz", "revocation endpoint",
+			     "fuzz.example", &err);
+	if (rc >= 0 || err.code != rc || err.msg[0] == '\0' || strchr(err.msg, '\n') != NULL ||
+	    strnlen(oe.code, sizeof(oe.code)) == sizeof(oe.code) || oe.http_status != status)
+		abort();
+	for (const char *p = oe.code; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			abort();
 	oa2_device_auth_free(d);
 	free(copy);
 	return 0;
