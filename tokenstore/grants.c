@@ -217,24 +217,51 @@ int oa2_client_credentials(oa2_token_response **out, ts_ctx *ctx, const ts_token
 	return oa2_token_request(out, NULL, ctx, eff, &f, 0, err);
 }
 
+/* One refresh request, with or without the configured scope. */
+static int refresh_once(oa2_token_response **out, oa2_oauth_error *oe, ts_ctx *ctx,
+			const ts_token_effective *eff, const char *refresh_token,
+			bool with_scope, ts_error *err)
+{
+	oa2_buf f = { 0 };
+
+	if (oa2_form_add(&f, "grant_type", "refresh_token") != TS_OK ||
+	    oa2_form_add(&f, "refresh_token", refresh_token) != TS_OK ||
+	    (with_scope && form_add_scope(&f, eff) != TS_OK)) {
+		oa2_buf_clear(&f);
+		return nomem(err, eff);
+	}
+	return oa2_token_request(out, oe, ctx, eff, &f, OA2_PARSE_SALVAGE, err);
+}
+
 int oa2_refresh_ex(oa2_token_response **out, oa2_oauth_error *oe, ts_ctx *ctx,
 		   const ts_token_effective *eff, const char *refresh_token, ts_error *err)
 {
-	oa2_buf f = { 0 };
+	oa2_oauth_error local;
+	int rc;
 
 	*out = NULL;
 	if (refresh_token == NULL || *refresh_token == '\0')
 		return ts_error_set(err, TS_ESTATE, "token '%s': there is no refresh token; run: "
 				    "sasl-oauth2 authorize %s", tname(eff), tname(eff));
-	/* Scope on refresh: optional in RFC 6749 6, required by Microsoft's v2
-	 * endpoint; the configured scope is what was granted. */
-	if (oa2_form_add(&f, "grant_type", "refresh_token") != TS_OK ||
-	    oa2_form_add(&f, "refresh_token", refresh_token) != TS_OK ||
-	    form_add_scope(&f, eff) != TS_OK) {
-		oa2_buf_clear(&f);
-		return nomem(err, eff);
+	if (oe == NULL)
+		oe = &local;
+	/* Scope on refresh: optional in RFC 6749 6, but Microsoft's v2
+	 * endpoint wants it (with offline_access, which it never lists in the
+	 * granted scope), so the configured scope is sent. A server may have
+	 * granted less than was asked for (RFC 6749 3.3), and section 6 forbids
+	 * asking for more than was granted: a strict server (oidc-provider)
+	 * answers invalid_scope. An error answer changes nothing at the server,
+	 * so ask once more without scope, which means "as originally granted". */
+	rc = refresh_once(out, oe, ctx, eff, refresh_token, eff->scope.n > 0, err);
+	if (rc == TS_ECONFIG && eff->scope.n > 0 && strcmp(oe->code, "invalid_scope") == 0) {
+		oa2_token_response_free(*out);
+		*out = NULL;
+		ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': the token endpoint %s refused the "
+			   "configured scope on refresh (invalid_scope); asking again for the "
+			   "scope originally granted", tname(eff), oe->host);
+		rc = refresh_once(out, oe, ctx, eff, refresh_token, false, err);
 	}
-	return oa2_token_request(out, oe, ctx, eff, &f, OA2_PARSE_SALVAGE, err);
+	return rc;
 }
 
 int oa2_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,

@@ -226,6 +226,26 @@ SASL_OAUTH2_TEST_NOW=$FAKE h status --refresh conf >"$T/out"; rc=$?
 [ $rc -eq 0 ] && [ "$(oauth_count refresh_token)" = $((n0 + 1)) ] && grep -q "^conf: ok$" "$T/out" \
 	&& ok "status --refresh refreshes what is due" || { not_ok "status --refresh (exit $rc)"; diag "$(cat "$T/out")"; }
 
+# ---------------------------------------------------------------- narrower grant
+# The user grants less than the configured scope (RFC 6749 3.3); asking for
+# the configured scope on refresh is then invalid_scope (RFC 6749 6), as
+# oidc-provider answers: the refresh must still work, asking again without
+# scope (the original grant).
+# shellcheck disable=SC2086
+check "add narrow (scope mail, offline)" h add narrow --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" --scope mail --scope offline $ENDP
+oauth_control '{"withhold_scope": "offline"}'
+BROWSER="$T/browser" h authorize narrow --timeout 30 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+oauth_control '{"withhold_scope": ""}'
+[ $rc -eq 0 ] && grep -q "scope: mail$" "$T/out" && ok "narrow: authorized with the narrower grant" \
+	|| { not_ok "narrow: authorize (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+old_rt=$(sfield narrow refresh_token)
+h refresh narrow >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && [ "$(sfield narrow refresh_token)" != "$old_rt" ] && [ "$(sfield narrow last_error)" = None ] \
+	&& ok "narrow: refresh succeeds although the configured scope was not all granted" \
+	|| { not_ok "narrow: refresh (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+check "remove narrow" h remove narrow
+
 # ---------------------------------------------------------------- invalid_grant, status, notify
 : >"$T/notify.log"
 h status conf >"$T/out"; rc=$?

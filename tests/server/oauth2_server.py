@@ -17,7 +17,10 @@
 #           --client-mailbox M (client_credentials user, alice@example.test)
 #   control "device_interval", "device_expires", "client_mailbox",
 #           "authorize": "allow" (cancel pending denials), "fault" may be a
-#           list of fault objects; unknown keys are refused with 400
+#           list of fault objects, "withhold_scope": "A B" (the user
+#           unticks scopes A and B at /authorize: the grant and the token
+#           answers carry the narrower scope, RFC 6749 3.3; "" clears it);
+#           unknown keys are refused with 400
 #   client  special:client / s3cr:t+with/%&=chars (basic and post), to
 #           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials
 #   GET /device (HTML form), GET /.well-known/oauth-authorization-server
@@ -208,6 +211,7 @@ class State:
         self.base_url = None
         self.rotate = True
         self.deny_next_authorize = 0
+        self.withhold_scope = set()
         self.faults = []
         self.codes = {}      # code -> dict
         self.grants = {}     # grant id -> dict
@@ -659,9 +663,12 @@ class Handler(BaseHTTPRequestHandler):
             if deny:
                 st.deny_next_authorize -= 1
             if not deny:
+                # The user may grant less than was asked (RFC 6749 3.3).
+                granted = " ".join(p for p in scope.split(" ")
+                                   if p not in st.withhold_scope) or scope
                 code = "ac-" + secrets.token_urlsafe(32)
                 st.codes[code] = {"client_id": cid, "redirect_uri": ruri,
-                                  "challenge": chal, "scope": scope,
+                                  "challenge": chal, "scope": granted,
                                   "user": q.get("login_hint", DEFAULT_USER),
                                   "exp": time.time() + st.code_ttl,
                                   "used": False, "grant": None}
@@ -953,7 +960,7 @@ class Handler(BaseHTTPRequestHandler):
         num = (int, float)
         known = {"fault", "access_ttl", "rotate", "authorize", "revoke_all",
                  "expire_access_tokens", "reset", "device_interval",
-                 "device_expires", "client_mailbox"}
+                 "device_expires", "client_mailbox", "withhold_scope"}
         for k in req:
             if k not in known:
                 return "unknown control key %s" % k
@@ -985,10 +992,13 @@ class Handler(BaseHTTPRequestHandler):
                 return "%s must be a non-negative number" % k
         if "authorize" in req and req["authorize"] not in ("deny", "allow"):
             return "authorize must be deny or allow"
+        if "withhold_scope" in req and not isinstance(req["withhold_scope"], str):
+            return "withhold_scope must be a string of space-separated scopes"
         with st.lock:
             if req.get("reset"):
                 st.faults = []
                 st.deny_next_authorize = 0
+                st.withhold_scope = set()
                 st.reset_counters()
             if faults is not None:
                 st.faults.extend(parsed)
@@ -998,6 +1008,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.device_interval = req["device_interval"]
             if "device_expires" in req:
                 st.device_expires = req["device_expires"]
+            if "withhold_scope" in req:
+                st.withhold_scope = set(req["withhold_scope"].split())
             if "client_mailbox" in req:
                 st.cc_user = str(req["client_mailbox"])
             if "rotate" in req:

@@ -216,6 +216,21 @@ expect "rotate=false: the refresh token stays valid" 200
 keep "$(jget access_token)"
 oauth_control '{"rotate": true}'
 
+# The user grants less than asked (RFC 6749 3.3): the answer names the
+# granted scope, and a refresh asking for the requested one is refused.
+oauth_control '{"withhold_scope": "offline"}'
+authorize confidential-client
+oauth_control '{"withhold_scope": ""}'
+token -u "$CC" -d grant_type=authorization_code --data-urlencode "code=$CODE" --data-urlencode "redirect_uri=$REDIR"
+RT5=$(jget refresh_token); keep "$RT5"; keep "$(jget access_token)"
+[ "$HTTP" = 200 ] && [ "$(jget scope)" = mail ] && ok "withhold_scope: the token answer carries the narrower grant" ||
+	{ not_ok "withhold_scope narrows the grant"; diag "$HTTP $(cat "$T/body")"; }
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT5" -d "scope=mail offline"
+expect "withhold_scope: a refresh asking for the withheld scope is invalid_scope" 400 invalid_scope
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT5"
+expect "withhold_scope: the refresh token still works without scope" 200
+keep "$(jget refresh_token)"; keep "$(jget access_token)"
+
 # --- client credentials -----------------------------------------------------
 token -u "$CC" -d grant_type=client_credentials -d scope=imap
 CCAT=$(jget access_token); keep "$CCAT"
