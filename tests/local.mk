@@ -10,3 +10,4 @@ include tests/plugin/local.mk
 include tests/integration/local.mk
 include tests/server/local.mk
 include tests/fuzz.mk
+include tests/interop/local.mk

@@ -1,0 +1,5 @@
+# tests/interop/local.mk - interoperability with an independent, OpenID
+# Certified server: panva's oidc-provider, installed by the test with npm
+# into a cache outside the source tree (skipped without node/npm/registry).
+TESTS += tests/interop/test_oidc_provider.sh
+EXTRA_DIST += tests/interop/provider.mjs
