@@ -29,6 +29,10 @@ TEST_USER=alice@example.test
 # A test-only secret of the test server's registered confidential client.
 TEST_CLIENT_ID=confidential-client
 TEST_CLIENT_SECRET=confidential-secret
+# Dovecot's client at the introspection endpoint (the test server's
+# resource-server registration; test-only secret).
+INTROSPECT_CLIENT_ID=${OAUTH_INTROSPECT_ID:-dovecot-client}
+INTROSPECT_CLIENT_SECRET=${OAUTH_INTROSPECT_SECRET:-dovecot-secret}
 
 # A sanitizer build (--enable-sanitizers) links the plugin against the
 # ASan/UBSan runtimes, which must be loaded first into the uninstrumented
@@ -171,7 +175,9 @@ wait_sink_count() { wait_until "${2:-15}" _sink_has "$1"; }
 
 # ---------------------------------------------------------------- Dovecot
 # dovecot_start: write a private configuration under $T/dovecot and start
-# Dovecot on free ports. Needs $OAUTH_URL; starts the SMTP sink when it is not
+# Dovecot on free ports. Needs $OAUTH_URL (Dovecot introspects at
+# $OAUTH_URL/introspect as $INTROSPECT_CLIENT_ID unless the URL names a
+# user itself); starts the SMTP sink when it is not
 # running yet. Sets IMAP_PORT, POP3_PORT, SUBM_PORT, DOVECOT_DIR, DOVECOT_LOG,
 # MAIL_DIR (homes are $MAIL_DIR/<user>).
 dovecot_start() {
@@ -216,9 +222,17 @@ service anvil {
 		_dv_chroot="chroot ="
 	fi
 
+	# RFC 7662 2.1: the introspection endpoint requires client
+	# authentication. Dovecot 2.3 sends the userinfo of introspection_url
+	# as HTTP Basic, so the resource server's credentials go there, unless
+	# OAUTH_URL already carries some (another provider's client).
+	case ${OAUTH_URL#*://} in
+	*@*) _dv_introspect="$OAUTH_URL/introspect" ;;
+	*) _dv_introspect="${OAUTH_URL%%://*}://${INTROSPECT_CLIENT_ID}:${INTROSPECT_CLIENT_SECRET}@${OAUTH_URL#*://}/introspect" ;;
+	esac
 	cat >"$DOVECOT_DIR/dovecot-oauth2.conf.ext" <<EOF
 introspection_mode = post
-introspection_url = $OAUTH_URL/introspect
+introspection_url = $_dv_introspect
 username_attribute = username
 active_attribute = active
 active_value = true
