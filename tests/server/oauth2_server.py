@@ -1074,16 +1074,30 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Python runs signal handlers in the main thread only.  A SIGTERM the
+    # kernel hands to a server thread would just mark the handler pending
+    # while the main thread sleeps in STOP.wait, and the server would keep
+    # answering: block the signals in every thread but this one (threads
+    # inherit the mask of the thread that starts them).
+    stop_sigs = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_sigs)
     t = threading.Thread(target=srv.serve_forever, kwargs={
                          "poll_interval": 0.2}, daemon=True)
     t.start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_sigs)
 
     tmp = "%s.%d.tmp" % (args.port_file, os.getpid())
     with open(tmp, "w") as f:
         f.write("%d\n" % port)
     os.replace(tmp, args.port_file)
 
-    STOP.wait(args.max_seconds)
+    # Short waits: a pending handler runs at the next wake-up at the latest.
+    deadline = time.monotonic() + args.max_seconds
+    while not STOP.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        STOP.wait(min(left, 0.5))
     STOP.set()
     srv.shutdown()
     srv.server_close()

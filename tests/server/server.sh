@@ -9,6 +9,9 @@
 
 : "${OAUTH_CURL_MAX_TIME:=10}"
 _oauth_n=0
+# PIDs already reaped by oauth_server_wait: never signalled again at exit,
+# the number may belong to another process by then.
+_oauth_reaped=" "
 
 # oauth_server_start [extra args]: start a server in the background, stop it
 # at exit, wait (bounded) until it listens.
@@ -23,7 +26,7 @@ oauth_server_start() {
 		--max-seconds 1800 "$@" \
 		>"$_oauth_dir/server.out" 2>&1 &
 	OAUTH_PID=$!
-	at_exit "kill $OAUTH_PID 2>/dev/null"
+	at_exit "_oauth_stop $OAUTH_PID"
 	if ! wait_for_file "$_oauth_dir/port" 15; then
 		diag "test OAuth2 server did not start:" "$(cat "$_oauth_dir/server.out")"
 		return 1
@@ -31,6 +34,33 @@ oauth_server_start() {
 	OAUTH_PORT=$(cat "$_oauth_dir/port")
 	OAUTH_URL="http://127.0.0.1:$OAUTH_PORT"
 	export OAUTH_PORT OAUTH_URL OAUTH_LOG
+}
+
+# _oauth_stop PID: the at_exit hook; a server already reaped is left alone.
+_oauth_stop() {
+	case $_oauth_reaped in *" $1 "*) return 0 ;; esac
+	kill "$1" 2>/dev/null
+}
+
+# oauth_server_wait PID SECONDS: wait until the server PID (started by
+# oauth_server_start in this shell) exits; returns its exit status. A
+# watchdog kills it with SIGKILL after SECONDS (status 137), so the wait is
+# bounded however loaded the machine is.
+oauth_server_wait() {
+	(
+		trap - EXIT
+		trap 'kill $_ow_sleep 2>/dev/null; exit 0' TERM
+		sleep "$2" &
+		_ow_sleep=$!
+		wait $_ow_sleep && kill -9 "$1" 2>/dev/null
+	) >/dev/null 2>&1 &
+	_ow_dog=$!
+	wait "$1"
+	_ow_rc=$?
+	_oauth_reaped="$_oauth_reaped$1 "
+	kill "$_ow_dog" 2>/dev/null
+	wait "$_ow_dog" 2>/dev/null
+	return $_ow_rc
 }
 
 # oauth_control 'JSON': POST to /control; quiet on success, non-zero on error.
