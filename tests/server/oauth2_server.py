@@ -4,9 +4,10 @@
 # A small, strict, in-memory authorization server for the sasl-oauth2 test
 # suite: authorization code + PKCE (RFC 6749, 7636, 8252), refresh with
 # rotation, client credentials, device authorization grant (RFC 8628),
-# revocation (RFC 7009) and introspection (RFC 7662, the shape Dovecot's
-# oauth2 passdb wants).  It is deliberately strict so that the product does
-# not come to depend on leniency a certified server would not give it.
+# revocation (RFC 7009) and authenticated introspection (RFC 7662, the
+# shape Dovecot's oauth2 passdb wants).  It is deliberately strict so that
+# the product does not come to depend on leniency a certified server would
+# not give it.
 # /control injects faults, /stats counts requests; the request log never
 # holds token, secret, code or verifier values.
 #
@@ -22,7 +23,9 @@
 #           answers carry the narrower scope, RFC 6749 3.3; "" clears it);
 #           unknown keys are refused with 400
 #   client  special:client / s3cr:t+with/%&=chars (basic and post), to
-#           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials
+#           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials;
+#           dovecot-client / dovecot-secret (basic only), a resource server
+#           registered for introspection only: no grant type, no /authorize
 #   GET /device (HTML form), GET /.well-known/oauth-authorization-server
 # Fault semantics: hang/500/503/malformed/oversized/invalid_grant/
 # invalid_client/slow_down/no_access_token/bad_token_type/html answer
@@ -34,7 +37,15 @@
 # Deliberate strictness: PKCE "plain" is refused (S256 only); refresh
 # tokens are never active at /introspect; revocation needs client
 # authentication and refuses tokens of another client; the first device
-# poll is never slow_down, later ones are when sooner than the interval.
+# poll is never slow_down, later ones are when sooner than the interval;
+# a client is refused (unauthorized_client) a grant type it is not
+# registered for.
+# Introspection (RFC 7662 2.1, "MUST require some form of authorization"):
+# POST /introspect needs the credentials of a confidential client, by a
+# method its registration allows (dovecot-client: client_secret_basic;
+# Dovecot 2.3 sends them from the userinfo of introspection_url).  Without
+# them, or with a public client, the answer is 401 invalid_client with
+# WWW-Authenticate: Basic, and nothing about the token.
 
 import argparse
 import base64
@@ -59,20 +70,36 @@ MAX_BODY = 64 * 1024
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
+ALL_GRANTS = frozenset({"authorization_code", "refresh_token",
+                        "client_credentials", DEVICE_GRANT})
+
 # Registered clients.  methods: which client authentication methods the
 # registration allows ("basic", "post", or "none" for a public client).
+# grants: the grant types it may use ("authorization_code" also covers
+# /authorize, the device grant also /device_authorization).  introspect:
+# whether it may call /introspect; only confidential clients may, since
+# RFC 7662 2.1 requires the caller to be authorized.
 CLIENTS = {
     "confidential-client": {"secret": "confidential-secret",
-                            "methods": {"basic", "post"}},
+                            "methods": {"basic", "post"},
+                            "grants": ALL_GRANTS, "introspect": True},
     "basic-only-client": {"secret": "basic-only-secret",
-                          "methods": {"basic"}},
+                          "methods": {"basic"},
+                          "grants": ALL_GRANTS, "introspect": True},
     "post-only-client": {"secret": "post-only-secret",
-                         "methods": {"post"}},
-    "public-client": {"secret": None, "methods": {"none"}},
+                         "methods": {"post"},
+                         "grants": ALL_GRANTS, "introspect": True},
+    "public-client": {"secret": None, "methods": {"none"},
+                      "grants": ALL_GRANTS - {"client_credentials"},
+                      "introspect": False},
     # Exercises RFC 6749 2.3.1: id and secret must be form-urlencoded
     # before base64 in client_secret_basic.
     "special:client": {"secret": "s3cr:t+with/%&=chars",
-                       "methods": {"basic", "post"}},
+                       "methods": {"basic", "post"},
+                       "grants": ALL_GRANTS, "introspect": True},
+    # The resource server (Dovecot's oauth2 passdb): it only introspects.
+    "dovecot-client": {"secret": "dovecot-secret", "methods": {"basic"},
+                       "grants": frozenset(), "introspect": True},
 }
 
 FAULT_KINDS = {"hang", "delay", "500", "503", "malformed", "oversized",
@@ -635,6 +662,10 @@ class Handler(BaseHTTPRequestHandler):
         if q.get("response_type") != "code":
             return redirect_error("unsupported_response_type",
                                   "only response_type=code is supported")
+        if "authorization_code" not in CLIENTS[cid]["grants"]:
+            return redirect_error("unauthorized_client",
+                                  "client is not registered for the "
+                                  "authorization code grant")
         chal = q.get("code_challenge")
         meth = q.get("code_challenge_method")
         public = CLIENTS[cid]["secret"] is None
@@ -697,6 +728,10 @@ class Handler(BaseHTTPRequestHandler):
         cid, err = self.authenticate_client()
         if err:
             return err
+        if gt not in CLIENTS[cid]["grants"]:
+            return oauth_error(400, "unauthorized_client",
+                               "client is not registered for this "
+                               "grant_type")
         return h(cid)
 
     def grant_code(self, cid):
@@ -776,10 +811,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def grant_client_credentials(self, cid):
         st = self.server.state
-        if CLIENTS[cid]["secret"] is None:
-            return oauth_error(400, "unauthorized_client",
-                               "public clients cannot use "
-                               "client_credentials")
         scope = self.form.get("scope", DEFAULT_SCOPE)
         if parse_scope(scope) is None:
             return oauth_error(400, "invalid_scope", "malformed scope")
@@ -826,6 +857,10 @@ class Handler(BaseHTTPRequestHandler):
         cid, err = self.authenticate_client()
         if err:
             return err
+        if DEVICE_GRANT not in CLIENTS[cid]["grants"]:
+            return oauth_error(400, "unauthorized_client",
+                               "client is not registered for the device "
+                               "grant")
         scope = self.form.get("scope", DEFAULT_SCOPE)
         if parse_scope(scope) is None:
             return oauth_error(400, "invalid_scope", "malformed scope")
@@ -899,6 +934,15 @@ class Handler(BaseHTTPRequestHandler):
     # -- introspection and revocation -------------------------------------
     def ep_introspect(self):
         st = self.server.state
+        # RFC 7662 2.1: the caller must be authorized, and a refused one
+        # learns nothing about the token (RFC 7662 2.3: 401).
+        cid, err = self.authenticate_client()
+        if err:
+            return err
+        if not CLIENTS[cid]["introspect"]:
+            return oauth_error(401, "invalid_client",
+                               "client authentication required for "
+                               "introspection")
         tok = self.form.get("token")
         if tok is None:
             return oauth_error(400, "invalid_request", "missing token")
@@ -1037,6 +1081,10 @@ class Handler(BaseHTTPRequestHandler):
             "device_authorization_endpoint": base + "/device_authorization",
             "revocation_endpoint": base + "/revoke",
             "introspection_endpoint": base + "/introspect",
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "none"],
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token",
                                       "client_credentials", DEVICE_GRANT],

@@ -6,8 +6,20 @@
 #   oauth_server_start [--access-ttl N] [--device-interval N] ...
 # sets OAUTH_PORT, OAUTH_URL and OAUTH_LOG (the JSON-lines request log).
 # Every curl call is bounded by --max-time.
+#
+# Where the server is as strict as a certified one (details in the header
+# of oauth2_server.py):
+# - POST /introspect requires client authentication (RFC 7662 2.1): use
+#   the resource-server client $OAUTH_INTROSPECT_ID / $OAUTH_INTROSPECT_SECRET
+#   (dovecot-client / dovecot-secret, client_secret_basic, registered for
+#   introspection only) or any confidential client; otherwise 401
+#   invalid_client with WWW-Authenticate. oauth_introspect TOKEN does it.
+#   A Dovecot passdb gets the credentials in the userinfo of
+#   introspection_url (tests/integration/env.sh writes that).
 
 : "${OAUTH_CURL_MAX_TIME:=10}"
+OAUTH_INTROSPECT_ID=dovecot-client
+OAUTH_INTROSPECT_SECRET=dovecot-secret
 _oauth_n=0
 # PIDs already reaped by oauth_server_wait: never signalled again at exit,
 # the number may belong to another process by then.
@@ -61,6 +73,14 @@ oauth_server_wait() {
 	kill "$_ow_dog" 2>/dev/null
 	wait "$_ow_dog" 2>/dev/null
 	return $_ow_rc
+}
+
+# oauth_introspect TOKEN: POST /introspect as the resource server
+# (client_secret_basic); prints the JSON answer, fails unless 200.
+oauth_introspect() {
+	curl -sS --fail --max-time "$OAUTH_CURL_MAX_TIME" \
+		-u "$OAUTH_INTROSPECT_ID:$OAUTH_INTROSPECT_SECRET" \
+		--data-urlencode "token=$1" "$OAUTH_URL/introspect"
 }
 
 # oauth_control 'JSON': POST to /control; quiet on success, non-zero on error.

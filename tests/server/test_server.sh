@@ -4,9 +4,9 @@
 # The other tests trust this server to behave like a strict, certified
 # one; this script checks with plain curl that it does: auth code + PKCE,
 # client authentication methods, refresh rotation, client credentials,
-# the device flow, introspection, revocation, fault injection, that the
-# request log holds no secrets, and that SIGTERM and --max-seconds end the
-# process.
+# the device flow, authenticated introspection, revocation, fault
+# injection, that the request log holds no secrets, and that SIGTERM and
+# --max-seconds end the process.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
@@ -69,8 +69,10 @@ redeem_public() {
 		--data-urlencode "code_verifier=${1:-$VERIFIER}"
 	AT=$(jget access_token); RT=$(jget refresh_token); keep "$AT"; keep "$RT"
 }
-introspect() { req /introspect --data-urlencode "token=$1"; }
+# introspect TOKEN: as the resource server dovecot-client (RFC 7662 2.1).
+introspect() { req /introspect -u "$DC_CRED" --data-urlencode "token=$1"; }
 CC="confidential-client:confidential-secret"
+DC_CRED="$OAUTH_INTROSPECT_ID:$OAUTH_INTROSPECT_SECRET"
 
 oauth_server_start --device-interval 1 --code-ttl 2 || { not_ok "server starts"; done_testing; exit 1; }
 ok "server starts on port $OAUTH_PORT"
@@ -302,11 +304,51 @@ poll "$DC" -d client_id=public-client
 expect "slow_down fault on a device poll" 400 slow_down
 
 # --- introspection and revocation ---------------------------------------
+# RFC 7662 2.1: the endpoint requires client authentication; a refused
+# caller learns nothing about the token (no "active" member).
+refused() {
+	if [ "$HTTP" = 401 ] && [ "$(jget error)" = invalid_client ] && ! grep -q '"active"' "$T/body"; then
+		case "$(hdr WWW-Authenticate)" in Basic*) ok "$1" ;; *) not_ok "$1: no WWW-Authenticate: Basic" ;; esac
+	else
+		not_ok "$1"; diag "got $HTTP $(head -c 300 "$T/body")"
+	fi
+}
+req /introspect --data-urlencode "token=$DAT"
+refused "introspection without client authentication is 401 with WWW-Authenticate"
+req /introspect -u "$OAUTH_INTROSPECT_ID:wrong" --data-urlencode "token=$DAT"
+refused "introspection with a wrong secret is 401"
+req /introspect -d client_id=public-client --data-urlencode "token=$DAT"
+refused "a public client may not introspect (401)"
+req /introspect -d "client_id=$OAUTH_INTROSPECT_ID" -d "client_secret=$OAUTH_INTROSPECT_SECRET" --data-urlencode "token=$DAT"
+refused "dovecot-client is registered for client_secret_basic only (post is 401)"
+introspect "$DAT"
+[ "$HTTP" = 200 ] && [ "$(jget active)" = true ] && [ "$(jget username)" = bob@example.test ] &&
+	ok "dovecot-client with client_secret_basic introspects" || { not_ok "dovecot-client basic"; diag "$HTTP $(cat "$T/body")"; }
+# What Dovecot 2.3 does with introspection_url = http://ID:SECRET@host/introspect.
+HTTP=$(curl -sS --max-time 10 -o "$T/body" -D "$T/hdr" -w '%{http_code}' --data-urlencode "token=$DAT" \
+	"http://$DC_CRED@127.0.0.1:$OAUTH_PORT/introspect" 2>"$T/curl.err") || HTTP=000
+[ "$HTTP" = 200 ] && [ "$(jget active)" = true ] &&
+	ok "credentials in the URL's userinfo (as Dovecot sends them) are accepted" || { not_ok "userinfo credentials"; diag "$HTTP $(cat "$T/body")"; }
+req /introspect -u "$CC" --data-urlencode "token=$DAT"
+[ "$HTTP $(jget active)" = "200 true" ] && ok "another confidential client (basic) may introspect" || not_ok "confidential-client introspects ($HTTP)"
+req /introspect -d client_id=post-only-client -d client_secret=post-only-secret --data-urlencode "token=$DAT"
+[ "$HTTP $(jget active)" = "200 true" ] && ok "a post-only confidential client may introspect with client_secret_post" || not_ok "post-only introspects ($HTTP)"
+token -u "$DC_CRED" -d grant_type=client_credentials
+expect "dovecot-client may not use a grant (unauthorized_client)" 400 unauthorized_client
+req /device_authorization -u "$DC_CRED" -d scope=mail
+expect "dovecot-client may not start a device flow" 400 unauthorized_client
+authorize "$OAUTH_INTROSPECT_ID"
+case "$HTTP $LOC" in "302 $REDIR?error=unauthorized_client&"*"state=st4te") ok "dovecot-client gets no authorization code" ;;
+*) not_ok "dovecot-client at /authorize"; diag "$HTTP $LOC" ;; esac
+req /.well-known/oauth-authorization-server
+case "$(cat "$T/body")" in *'"introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]'*)
+	ok "metadata names the introspection authentication methods" ;;
+*) not_ok "metadata introspection auth methods"; diag "$(cat "$T/body")" ;; esac
 introspect not-a-token
 [ "$HTTP" = 200 ] && [ "$(jget active)" = false ] && ok "unknown token is inactive" || not_ok "unknown token inactive"
 introspect "$RT4"
 [ "$(jget active)" = false ] && ok "refresh token is not an active bearer token" || not_ok "refresh token introspection"
-req /introspect -H 'Content-Type: text/plain' --data "token=$DAT"
+req /introspect -u "$DC_CRED" -H 'Content-Type: text/plain' --data "token=$DAT"
 expect "introspection needs a form body" 400 invalid_request
 
 auth_pkce public-client; redeem_public
@@ -396,7 +438,7 @@ oauth_control '{"reset": true}'
 [ "$(oauth_count client_credentials)" = 0 ] && ok "reset clears counters" || not_ok "reset"
 
 sort -u "$SECRETS" | grep -v '^$' >"$T/secrets.u"
-printf '%s\n' confidential-secret basic-only-secret post-only-secret 's3cr:t+with' >>"$T/secrets.u"
+printf '%s\n' confidential-secret basic-only-secret post-only-secret 's3cr:t+with' "$OAUTH_INTROSPECT_SECRET" >>"$T/secrets.u"
 if [ -s "$OAUTH_LOG" ] && ! grep -F -f "$T/secrets.u" "$OAUTH_LOG" >/dev/null &&
 	! grep -E '(at|rt|ac|dc)-[A-Za-z0-9_-]{20}' "$OAUTH_LOG" >/dev/null; then
 	ok "request log holds no token, code, verifier or secret ($(wc -l <"$SECRETS") values checked)"
