@@ -2,7 +2,8 @@
 # tests/cli/test_flows.sh - the helper against the test OAuth2 server:
 # authorize (code + PKCE with a scripted $BROWSER, wrong state, denial,
 # --no-browser with the URL pasted on stdin, device flow, client
-# credentials), token and refresh (due tokens, --all, rotation), status and
+# credentials), token and refresh (due tokens, --all, rotation; a replayed
+# old refresh token revokes the grant, as at a certified server), status and
 # notify_command on invalid_grant, and server faults (hang with a short
 # http_timeout, 500, malformed, oversized) leaving the state unchanged.
 . "$top_srcdir/tests/lib.sh"
@@ -208,11 +209,33 @@ old_rt=$(sfield conf refresh_token)
 check "refresh NAME" h refresh conf
 new_rt=$(sfield conf refresh_token)
 [ -n "$new_rt" ] && [ "$new_rt" != "$old_rt" ] && ok "rotated refresh token persisted" || not_ok "rotation persisted"
+later
+SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "the helper keeps working after rotation" || not_ok "token after rotation"
+# Someone replays the rotated-away refresh token (a stolen copy, a restored
+# backup). Like a certified server (oidc-provider; OAuth 2.0 Security BCP
+# reuse detection), the test server refuses it and revokes the whole grant:
+# what the user sees next is the helper's refresh failing with invalid_grant
+# and saying to authorize again, and status reporting the revoked token.
 code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u confidential-client:confidential-secret \
 	--data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$old_rt" "$OAUTH_URL/token")
 [ "$code" = 400 ] && ok "the old refresh token is unusable" || not_ok "old refresh token answered $code"
+: >"$T/notify.log"
+h refresh conf >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "invalid_grant" "$T/err" && grep -q "sasl-oauth2 authorize conf" "$T/err" \
+	&& ok "after the replay the grant is revoked: refresh fails with invalid_grant in one line naming 'sasl-oauth2 authorize conf'" \
+	|| { not_ok "refresh after the replay (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+diag "$(cat "$T/err")"
+named_once conf "refresh after the replay"
+if grep -q "at-\|rt-" "$T/out" "$T/err"; then not_ok "refresh after the replay printed a token"; else ok "refresh after the replay: no token in the message"; fi
+h status conf >"$T/out"; rc=$?
+[ $rc -eq 2 ] && grep -q "^conf: refresh token \(revoked\|expired\)" "$T/out" \
+	&& ok "after the replay status says the refresh token is revoked/expired, exit 2" || { not_ok "status after the replay (exit $rc)"; diag "$(cat "$T/out")"; }
+BROWSER="$T/browser" h authorize conf --timeout 30 >"$T/out" 2>"$T/err" </dev/null; rc=$?
+h status conf >"$T/out2"; src=$?
+[ $rc -eq 0 ] && [ $src -eq 0 ] && ok "a new authorize recovers from the revoked grant" \
+	|| { not_ok "authorize after the replay (exit $rc, status $src)"; diag "$(cat "$T/out" "$T/err" "$T/out2")"; }
 later
-SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "the helper keeps working after rotation" || not_ok "token after rotation"
+SASL_OAUTH2_TEST_NOW=$FAKE h token conf | grep -q '^at-' && ok "after the new authorize the helper refreshes again" || not_ok "token after re-authorize"
 h refresh conf nosuch >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "nosuch" "$T/err" && ok "refresh exits 1 when one fails" || { not_ok "refresh partial failure (exit $rc)"; diag "$(cat "$T/err")"; }
 

@@ -3,11 +3,11 @@
 #
 # A small, strict, in-memory authorization server for the sasl-oauth2 test
 # suite: authorization code + PKCE (RFC 6749, 7636, 8252), refresh with
-# rotation, client credentials, device authorization grant (RFC 8628),
-# revocation (RFC 7009) and authenticated introspection (RFC 7662, the
-# shape Dovecot's oauth2 passdb wants).  It is deliberately strict so that
-# the product does not come to depend on leniency a certified server would
-# not give it.
+# rotation and reuse detection, client credentials, device authorization
+# grant (RFC 8628), revocation (RFC 7009) and authenticated introspection
+# (RFC 7662, the shape Dovecot's oauth2 passdb wants).  It is deliberately
+# strict so that the product does not come to depend on leniency a
+# certified server would not give it.
 # /control injects faults, /stats counts requests; the request log never
 # holds token, secret, code or verifier values.
 #
@@ -26,6 +26,7 @@
 #           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials;
 #           dovecot-client / dovecot-secret (basic only), a resource server
 #           registered for introspection only: no grant type, no /authorize
+#   stats   "refresh_replays": refresh requests refused as reuse
 #   GET /device (HTML form), GET /.well-known/oauth-authorization-server
 # Fault semantics: hang/500/503/malformed/oversized/invalid_grant/
 # invalid_client/slow_down/no_access_token/bad_token_type/html answer
@@ -46,6 +47,12 @@
 # Dovecot 2.3 sends them from the userinfo of introspection_url).  Without
 # them, or with a public client, the answer is 401 invalid_client with
 # WWW-Authenticate: Basic, and nothing about the token.
+# Refresh-token reuse (OAuth 2.0 Security BCP, refresh token rotation, as
+# oidc-provider does): presenting a refresh token that was already rotated
+# away is invalid_grant AND revokes the whole grant, so the current refresh
+# token and every access token of that grant stop working too.  A client
+# that loses a rotated answer (a delay fault past its timeout, a state file
+# restored from a copy) therefore needs a new authorization.
 
 import argparse
 import base64
@@ -255,6 +262,7 @@ class State:
         self.stat_grants = {}
         self.stat_status = {}
         self.stat_total = 0
+        self.stat_replays = 0
 
     # -- accounting ---------------------------------------------------
     def count(self, path, grant_type):
@@ -275,7 +283,8 @@ class State:
             return {"requests": self.stat_total,
                     "paths": dict(self.stat_paths),
                     "grant_types": dict(self.stat_grants),
-                    "status": dict(self.stat_status)}
+                    "status": dict(self.stat_status),
+                    "refresh_replays": self.stat_replays}
 
     def log(self, entry):
         if not self.log_path:
@@ -319,7 +328,7 @@ class State:
         if with_refresh:
             rt = "rt-" + secrets.token_urlsafe(32)
             self.refresh[rt] = {"grant": gid, "client_id": g["client_id"],
-                                "active": True}
+                                "active": True, "rotated": False}
             out["refresh_token"] = rt
         return out
 
@@ -790,6 +799,19 @@ class Handler(BaseHTTPRequestHandler):
                                "missing refresh_token")
         req_scope = self.form.get("scope")
         with st.lock:
+            old = st.refresh.get(rt)
+            if old is not None and old["client_id"] == cid and \
+                    old["rotated"] and \
+                    not st.grants[old["grant"]]["revoked"]:
+                # Reuse of a rotated refresh token: either the client lost
+                # the answer or someone else holds a copy.  The server
+                # cannot tell which, so the whole grant goes (Security
+                # BCP, refresh token rotation).
+                st.grants[old["grant"]]["revoked"] = True
+                st.stat_replays += 1
+                return oauth_error(400, "invalid_grant",
+                                   "refresh token was already used; the "
+                                   "grant is revoked")
             r = st.refresh_active(rt)
             if r is None or r["client_id"] != cid:
                 return oauth_error(400, "invalid_grant",
@@ -807,6 +829,7 @@ class Handler(BaseHTTPRequestHandler):
             out = st.issue(r["grant"], scope, st.rotate)
             if st.rotate:
                 r["active"] = False
+                r["rotated"] = True
         return json_resp(200, out)
 
     def grant_client_credentials(self, cid):

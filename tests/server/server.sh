@@ -16,6 +16,10 @@
 #   invalid_client with WWW-Authenticate. oauth_introspect TOKEN does it.
 #   A Dovecot passdb gets the credentials in the userinfo of
 #   introspection_url (tests/integration/env.sh writes that).
+# - Refresh tokens rotate, with reuse detection: a rotated (old) refresh
+#   token presented again is invalid_grant and revokes the whole grant, its
+#   current refresh token and its access tokens included. Tests must not
+#   replay an old refresh token unless that is what they test.
 
 : "${OAUTH_CURL_MAX_TIME:=10}"
 OAUTH_INTROSPECT_ID=dovecot-client

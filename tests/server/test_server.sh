@@ -3,10 +3,10 @@
 #
 # The other tests trust this server to behave like a strict, certified
 # one; this script checks with plain curl that it does: auth code + PKCE,
-# client authentication methods, refresh rotation, client credentials,
-# the device flow, authenticated introspection, revocation, fault
-# injection, that the request log holds no secrets, and that SIGTERM and
-# --max-seconds end the process.
+# client authentication methods, refresh rotation and reuse detection,
+# client credentials, the device flow, authenticated introspection,
+# revocation, fault injection, that the request log holds no secrets, and
+# that SIGTERM and --max-seconds end the process.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
@@ -197,8 +197,6 @@ token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT1"
 expect "refresh succeeds" 200
 RT2=$(jget refresh_token); AT2=$(jget access_token); keep "$RT2"; keep "$AT2"
 [ -n "$RT2" ] && [ "$RT2" != "$RT1" ] && [ "$AT2" != "$AT1" ] && ok "refresh rotates the refresh token" || not_ok "rotation"
-token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT1"
-expect "old refresh token is invalid_grant after rotation" 400 invalid_grant
 token -u basic-only-client:basic-only-secret -d grant_type=refresh_token --data-urlencode "refresh_token=$RT2"
 expect "refresh token of another client is invalid_grant" 400 invalid_grant
 token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT2" -d "scope=mail admin"
@@ -233,6 +231,49 @@ expect "withhold_scope: a refresh asking for the withheld scope is invalid_scope
 token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT5"
 expect "withhold_scope: the refresh token still works without scope" 200
 keep "$(jget refresh_token)"; keep "$(jget access_token)"
+
+# --- refresh token reuse ---------------------------------------------------
+# A rotated refresh token presented again revokes the whole grant (OAuth 2.0
+# Security BCP, refresh token rotation; oidc-provider does it).
+replays() { oauth_stats | "$PYTHON3" -c 'import json, sys; print(json.load(sys.stdin)["refresh_replays"])'; }
+authorize confidential-client
+token -u "$CC" -d grant_type=authorization_code --data-urlencode "code=$CODE" --data-urlencode "redirect_uri=$REDIR"
+XRT1=$(jget refresh_token); XAT1=$(jget access_token); keep "$XRT1"; keep "$XAT1"
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$XRT1"
+XRT2=$(jget refresh_token); XAT2=$(jget access_token); keep "$XRT2"; keep "$XAT2"
+[ "$HTTP" = 200 ] && [ -n "$XRT2" ] && [ "$XRT2" != "$XRT1" ] && ok "reuse: a grant refreshed once (rotated)" ||
+	{ not_ok "reuse: setup refresh"; diag "$HTTP $(cat "$T/body")"; }
+R0=$(replays)
+token -u basic-only-client:basic-only-secret -d grant_type=refresh_token --data-urlencode "refresh_token=$XRT1"
+expect "reuse: another client presenting the old refresh token gets invalid_grant" 400 invalid_grant
+introspect "$XAT2"
+[ "$(jget active)" = true ] && [ "$(replays)" = "$R0" ] &&
+	ok "reuse: the wrong client's attempt does not revoke the grant" || not_ok "wrong client revoked the grant"
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$XRT1"
+expect "reuse: the old refresh token replayed after rotation is invalid_grant" 400 invalid_grant
+[ "$(replays)" = $((R0 + 1)) ] && ok "reuse: /stats counts the replay (refresh_replays)" || not_ok "refresh_replays ($(replays))"
+introspect "$XAT2"; A2=$(jget active)
+introspect "$XAT1"; A1=$(jget active)
+[ "$A1 $A2" = "false false" ] && ok "reuse: every access token of the grant is inactive" ||
+	not_ok "reuse: access tokens still active ($A1 $A2)"
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$XRT2"
+expect "reuse: the current refresh token of the grant is revoked too" 400 invalid_grant
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$XRT1"
+[ "$HTTP $(jget error) $(replays)" = "400 invalid_grant $((R0 + 1))" ] &&
+	ok "reuse: a replay against a revoked grant is invalid_grant and not counted again" ||
+	not_ok "reuse: second replay ($HTTP $(jget error) $(replays))"
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$RT4"
+expect "reuse: other grants of the same client are untouched" 200
+keep "$(jget access_token)"
+oauth_control '{"rotate": false}'
+authorize confidential-client
+token -u "$CC" -d grant_type=authorization_code --data-urlencode "code=$CODE" --data-urlencode "redirect_uri=$REDIR"
+YRT=$(jget refresh_token); keep "$YRT"; keep "$(jget access_token)"
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$YRT"; keep "$(jget access_token)"
+token -u "$CC" -d grant_type=refresh_token --data-urlencode "refresh_token=$YRT"; keep "$(jget access_token)"
+[ "$HTTP" = 200 ] && [ "$(replays)" = $((R0 + 1)) ] && ok "reuse: without rotation a refresh token is reusable, no replay" ||
+	not_ok "reuse with rotate=false ($HTTP)"
+oauth_control '{"rotate": true}'
 
 # --- client credentials -----------------------------------------------------
 token -u "$CC" -d grant_type=client_credentials -d scope=imap
