@@ -166,6 +166,8 @@ check "add dev" h add dev --template generic --client-id confidential-client \
 	--client-secret-file "$T/conf.secret" --flow device_code $ENDP
 # device_run NAME approve|deny: run authorize, answer from the printed code.
 device_run() {
+	# A user code left from the previous run must not be answered.
+	rm -f "$T/dev.out" "$T/dev.err"
 	"$HELPER" --store "$S" --config "$CONF" authorize "$1" >"$T/dev.out" 2>"$T/dev.err" </dev/null &
 	_pid=$!
 	_i=0
