@@ -173,6 +173,112 @@ sink_count() {
 _sink_has() { [ "$(sink_count)" -ge "$1" ]; }
 wait_sink_count() { wait_until "${2:-15}" _sink_has "$1"; }
 
+# ---------------------------------------------------------------- TLS
+# tls_ca_make: a private CA and certificates under $T/tls, made with
+# openssl at test time (nothing is checked in). Sets:
+#   TLS_CA                 the CA certificate (PEM) clients must trust
+#   TLS_CERT, TLS_KEY      server certificate for localhost, 127.0.0.1 and
+#                          dovecot.example.test, signed by TLS_CA
+#   TLS_WRONG_CERT/_KEY    signed by TLS_CA for wrong.example.test only
+#                          (a name mismatch for 127.0.0.1 and localhost)
+#   TLS_ROGUE_CERT/_KEY    for localhost and 127.0.0.1, signed by another CA
+#                          that nobody trusts (an unknown CA)
+#   TLS_EXPIRED_CERT/_KEY  for localhost and 127.0.0.1, signed by TLS_CA,
+#                          valid only in January 2020
+# Idempotent within one test.
+tls_ca_make() {
+	TLS_DIR="$T/tls"
+	TLS_CA="$TLS_DIR/ca.pem"
+	TLS_CERT="$TLS_DIR/server.pem" TLS_KEY="$TLS_DIR/server.key"
+	TLS_WRONG_CERT="$TLS_DIR/wrong.pem" TLS_WRONG_KEY="$TLS_DIR/wrong.key"
+	TLS_ROGUE_CERT="$TLS_DIR/rogue.pem" TLS_ROGUE_KEY="$TLS_DIR/rogue.key"
+	TLS_EXPIRED_CERT="$TLS_DIR/expired.pem" TLS_EXPIRED_KEY="$TLS_DIR/expired.key"
+	[ -s "$TLS_EXPIRED_CERT" ] && return 0
+	mkdir -p "$TLS_DIR" || return 1
+	(
+		set -e
+		cd "$TLS_DIR"
+		_tls_ca ca "so2 test CA"
+		_tls_ca rogue-ca "so2 rogue CA"
+		_tls_leaf server ca "DNS:localhost,IP:127.0.0.1,DNS:dovecot.example.test"
+		_tls_leaf wrong ca "DNS:wrong.example.test"
+		_tls_leaf rogue rogue-ca "DNS:localhost,IP:127.0.0.1"
+		_tls_expired
+	) >"$TLS_DIR/make.out" 2>&1 || {
+		diag "tls_ca_make: openssl failed:" "$(tail -20 "$TLS_DIR/make.out")"
+		return 1
+	}
+	# Dovecot's login processes read the key as root before dropping
+	# privileges; the test user's own processes read them directly.
+	chmod 600 "$TLS_DIR"/*.key
+	return 0
+}
+
+# _tls_ca NAME CN: a self-signed CA NAME.pem / NAME.key (EC P-256).
+_tls_ca() {
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1.key" -out "$1.pem" -days 30 -subj "/CN=$2" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign"
+}
+
+# _tls_leaf NAME CA SAN: NAME.pem / NAME.key signed by CA for the SAN list.
+_tls_leaf() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1.key" -out "$1.csr" -subj "/CN=${3%%,*}"
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+		"$3" >"$1.ext"
+	openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial \
+		-days 30 -extfile "$1.ext" -out "$1.pem"
+}
+
+# _tls_expired: expired.pem, signed by ca with dates in the past (openssl ca
+# is the only openssl 3.0 command that sets both dates).
+_tls_expired() {
+	mkdir -p ca-db
+	: >ca-db/index.txt
+	echo 01 >ca-db/serial
+	cat >ca-db/ca.cnf <<'EOC'
+[ ca ]
+default_ca = so2
+[ so2 ]
+database = ca-db/index.txt
+serial = ca-db/serial
+new_certs_dir = ca-db
+default_md = sha256
+policy = any
+copy_extensions = none
+x509_extensions = leaf
+[ any ]
+commonName = supplied
+[ leaf ]
+subjectAltName = DNS:localhost,IP:127.0.0.1
+basicConstraints = CA:FALSE
+extendedKeyUsage = serverAuth
+EOC
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout expired.key -out expired.csr -subj "/CN=localhost"
+	openssl ca -batch -config ca-db/ca.cnf -cert ca.pem -keyfile ca.key \
+		-startdate 20200101000000Z -enddate 20200131000000Z \
+		-in expired.csr -out expired.pem -notext
+}
+
+# tls_server_start CERT KEY: a bare TLS server (openssl s_server) on a free
+# port with that certificate, for handshake failure tests; sets
+# TLS_SRV_PORT. It answers any number of handshakes until the test exits.
+tls_server_start() {
+	TLS_SRV_PORT=$(free_ports 1)
+	openssl s_server -quiet -accept "127.0.0.1:$TLS_SRV_PORT" -cert "$1" -key "$2" \
+		</dev/null >>"$T/tls_server.out" 2>&1 &
+	_tsp=$!
+	at_exit "kill $_tsp 2>/dev/null; wait $_tsp 2>/dev/null"
+	watchdog "${IT_MAX_SECONDS:-600}" "kill $_tsp"
+	wait_port "$TLS_SRV_PORT" 10 || {
+		diag "openssl s_server did not start:" "$(cat "$T/tls_server.out")"
+		return 1
+	}
+}
+
 # ---------------------------------------------------------------- Dovecot
 # dovecot_start: write a private configuration under $T/dovecot and start
 # Dovecot on free ports. Needs $OAUTH_URL (Dovecot introspects at
@@ -180,6 +286,10 @@ wait_sink_count() { wait_until "${2:-15}" _sink_has "$1"; }
 # user itself); starts the SMTP sink when it is not
 # running yet. Sets IMAP_PORT, POP3_PORT, SUBM_PORT, DOVECOT_DIR, DOVECOT_LOG,
 # MAIL_DIR (homes are $MAIL_DIR/<user>).
+# With DOVECOT_TLS=1 (set before the call) Dovecot also speaks TLS with the
+# certificate of tls_ca_make (made here when needed; clients trust $TLS_CA):
+# STARTTLS/STLS on IMAP_PORT and POP3_PORT, and implicit TLS (993/995-style)
+# on IMAPS_PORT and POP3S_PORT; TLS 1.2 or later.
 dovecot_start() {
 	# A free port can be taken between the probe and Dovecot's bind: one
 	# retry with other ports.
@@ -199,8 +309,20 @@ _dovecot_start_once() {
 	DOVECOT_LOG="$DOVECOT_DIR/dovecot.log"
 	MAIL_DIR="$T/mail"
 	mkdir -p "$DOVECOT_DIR/run" "$DOVECOT_DIR/state" "$MAIL_DIR"
-	set -- $(free_ports 3)
+	set -- $(free_ports 5)
 	IMAP_PORT=$1 POP3_PORT=$2 SUBM_PORT=$3
+	IMAPS_PORT=0 POP3S_PORT=0
+	_dv_ssl="ssl = no"
+	_dv_ports="$IMAP_PORT $POP3_PORT $SUBM_PORT"
+	if [ "${DOVECOT_TLS:-0}" = 1 ]; then
+		tls_ca_make || return 1
+		IMAPS_PORT=$4 POP3S_PORT=$5
+		_dv_ssl="ssl = yes
+ssl_cert = <$TLS_CERT
+ssl_key = <$TLS_KEY
+ssl_min_protocol = TLSv1.2"
+		_dv_ports="$_dv_ports $IMAPS_PORT $POP3S_PORT"
+	fi
 
 	if [ "$(id -u)" -eq 0 ]; then
 		_dv_user=dovecot
@@ -249,7 +371,7 @@ instance_name = so2test-$$
 log_path = $DOVECOT_LOG
 auth_verbose = yes
 auth_debug = no
-ssl = no
+$_dv_ssl
 disable_plaintext_auth = no
 auth_mechanisms = xoauth2 oauthbearer
 hostname = dovecot.example.test
@@ -279,7 +401,8 @@ service imap-login {
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $IMAPS_PORT
   }
   $_dv_chroot
 }
@@ -289,7 +412,8 @@ service pop3-login {
     port = $POP3_PORT
   }
   inet_listener pop3s {
-    port = 0
+    address = 127.0.0.1
+    port = $POP3S_PORT
   }
   $_dv_chroot
 }
@@ -310,7 +434,7 @@ EOF
 	# Bounded lifetime even if this shell is killed with SIGKILL.
 	_dv_pidf="$DOVECOT_DIR/run/master.pid"
 	watchdog "${IT_MAX_SECONDS:-600}" "[ -s '$_dv_pidf' ] && kill \$(cat '$_dv_pidf')"
-	for _p in $IMAP_PORT $POP3_PORT $SUBM_PORT; do
+	for _p in $_dv_ports; do
 		if ! wait_port "$_p" 15; then
 			diag "dovecot is not listening on 127.0.0.1:$_p"
 			dovecot_log
