@@ -206,6 +206,8 @@ int cmd_templates(const cli_global *g, int argc, char **argv)
 	print_list_line("scope (imap)", &t->scope_imap);
 	print_list_line("scope (pop)", &t->scope_pop);
 	print_list_line("scope (smtp)", &t->scope_smtp);
+	print_list_line("scope (app-only)", &t->client_credentials_scope);
+	print_list_line("hosts", &t->hosts);
 	if (t->servers.imap)
 		printf("%-18s %s\n", "servers.imap", t->servers.imap);
 	if (t->servers.pop3)
@@ -669,6 +671,7 @@ int cmd_show(const cli_global *g, int argc, char **argv)
 		if (e) {
 			jstr(cfg, "template", e->template_name);
 			jstr(cfg, "user", e->user);
+			json_object_object_add(cfg, "users", jlist(&e->users));
 			jstr(cfg, "client_id", e->client_id);
 			jstr(cfg, "client_secret", e->client_secret ? "********" : NULL);
 			jstr(cfg, "client_secret_file", c ? c->client_secret_file : NULL);
@@ -692,6 +695,7 @@ int cmd_show(const cli_global *g, int argc, char **argv)
 				jstr(sv, "smtp", e->servers.smtp);
 				json_object_object_add(cfg, "servers", sv);
 			}
+			json_object_object_add(cfg, "hosts", jlist(&e->hosts));
 		} else if (c) {
 			jstr(cfg, "template", c->template_name);
 			jstr(cfg, "user", c->user);
@@ -729,6 +733,8 @@ int cmd_show(const cli_global *g, int argc, char **argv)
 		if (e) {
 			show_line("template", e->template_name);
 			show_line("user", e->user);
+			if (e->users.n > 0)
+				show_list("users", &e->users);
 			show_line("client_id", e->client_id);
 			if (c && c->client_secret_file)
 				printf("%-20s ******** (from %s)\n", "client_secret", c->client_secret_file);
@@ -756,6 +762,10 @@ int cmd_show(const cli_global *g, int argc, char **argv)
 			show_line("servers.imap", e->servers.imap);
 			show_line("servers.pop3", e->servers.pop3);
 			show_line("servers.smtp", e->servers.smtp);
+			if (e->hosts.n > 0)
+				show_list("hosts", &e->hosts);
+			else
+				show_line("hosts", "any (no restriction)");
 		} else if (c) {
 			show_line("template", c->template_name);
 			show_line("user", c->user);

@@ -14,26 +14,40 @@
 
 #include "cli.h"
 
-enum { O_ALL = 1, O_IF_EXPIRING };
+enum { O_ALL = 1, O_IF_EXPIRING, O_USER };
 
 int cmd_token(const cli_global *g, int argc, char **argv)
 {
-	static const cli_opt opts[] = { { NULL, 0, false, 0 } };
+	static const cli_opt opts[] = { { "user", 'u', true, O_USER }, { NULL, 0, false, 0 } };
 	cli_parser p;
 	int id, rc = CLI_EXIT_FAIL;
 	ts_ctx *ctx = NULL;
 	ts_error err = { 0 };
 	char *tok = NULL;
-	const char *name;
+	const char *name, *mailbox = NULL;
 
 	if (cli_parser_init(&p, "token", argc, argv, opts) != 0)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
-		;
+		mailbox = p.arg;
 	if ((rc = cli_one_name(&name, &p, id)) != CLI_GO_ON ||
 	    (rc = cli_ctx_open(&ctx, g, 0, name)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
+	if (mailbox != NULL) {
+		/* The same rule as a login: the mailbox must be the token's. */
+		ts_token_effective *eff = NULL;
+		char *wire = NULL;
+
+		if (ts_ctx_token_effective(&eff, ctx, name, &err) != TS_OK ||
+		    ts_token_mailbox(&wire, eff, mailbox, &err) != TS_OK) {
+			ts_token_effective_free(eff);
+			rc = cli_err_ts(name, "no access token", &err);
+			goto cleanup;
+		}
+		free(wire);
+		ts_token_effective_free(eff);
+	}
 	if (ts_token_get_access(&tok, NULL, ctx, name, 0, &err) != TS_OK) {
 		rc = cli_err_ts(name, "no access token", &err);
 		goto cleanup;

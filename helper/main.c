@@ -26,7 +26,7 @@ static const char usage_text[] =
 	"  remove NAME [--revoke]\n"
 	"  authorize NAME [--device] [--no-browser] [--port N] [--timeout S]\n"
 	"  refresh (NAME...|--all) [--if-expiring-in SECONDS]\n"
-	"  token NAME                  a valid access token on stdout and nothing else (refreshes if due)\n"
+	"  token NAME [--user MAILBOX] a valid access token on stdout and nothing else (refreshes if due)\n"
 	"  status [NAME...] [--json] [--refresh]\n"
 	"                              exit 0 all fine, 1 something expires soon, 2 expired/invalid/failed\n"
 	"  export [NAME...] [--with-secrets] [-o FILE]\n"
@@ -143,12 +143,14 @@ static const char help_refresh[] =
 	"token; exit 1 if any refresh failed.\n";
 
 static const char help_token[] =
-	"Usage: sasl-oauth2 token NAME\n"
+	"Usage: sasl-oauth2 token NAME [--user MAILBOX]\n"
 	"\n"
 	"Print a valid access token of NAME and a newline on standard output, and\n"
 	"nothing else; refresh it first when it is due. Errors go to standard error\n"
 	"(exit 1). For mutt's imap_oauth_refresh_command, msmtp's passwordeval,\n"
-	"mbsync's PassCmd, curl.\n";
+	"mbsync's PassCmd, curl.\n"
+	"  -u, --user MAILBOX  the mailbox the token will log in as; refused (exit 1)\n"
+	"                      unless it is the token's user or matches its users\n";
 
 static const char help_status[] =
 	"Usage: sasl-oauth2 status [NAME...] [--json] [--refresh]\n"

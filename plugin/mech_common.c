@@ -382,9 +382,17 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 		ret = mech_fail(m, utils, plug_ts_to_sasl(TS_EINVALID), err.msg);
 		goto cleanup;
 	}
-	m->wire_user = strdup((eff->user && eff->user[0]) ? eff->user : m->authid);
-	if (m->wire_user == NULL) {
-		ret = mech_fail(m, utils, SASL_NOMEM, "out of memory");
+	/* The token goes only to its provider's servers (`hosts`). */
+	rc = ts_token_host_check(eff, params->serverFQDN, &err);
+	if (rc != TS_OK) {
+		ret = mech_fail(m, utils, rc == TS_ENOMEM ? SASL_NOMEM : SASL_NOAUTHZ, err.msg);
+		goto cleanup;
+	}
+	/* The mailbox: the token's user, or the authentication name when the
+	 * token's `users` allow it. */
+	rc = ts_token_mailbox(&m->wire_user, eff, m->authid, &err);
+	if (rc != TS_OK) {
+		ret = mech_fail(m, utils, rc == TS_ENOMEM ? SASL_NOMEM : SASL_NOAUTHZ, err.msg);
 		goto cleanup;
 	}
 	if (mech_has_ctl(m->wire_user)) {

@@ -21,6 +21,7 @@ ts_core_sources = \
 	tokenstore/store_file.c \
 	tokenstore/store.c \
 	tokenstore/resolve.c \
+	tokenstore/select.c \
 	tokenstore/ctx.c \
 	tokenstore/export.c
 

@@ -151,9 +151,12 @@ int ts_token_store_grant(ts_ctx *ctx, const char *name, const oa2_token_response
  * so the next ts_token_get_access refreshes. Compares in constant time. */
 int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_token, ts_error *err);
 
-/* Find the token a SASL login means: if `password` names a token, that one;
- * else the single token whose name or user equals `authname`. TS_ENOTFOUND
- * or TS_EINVAL (ambiguous) with a message naming the candidates. */
+/* Find the token a SASL login means (select.c): if `password` names a
+ * token, that one; else the single token whose name or user equals
+ * `authname`; else the single token whose `users` list `authname` (an exact
+ * address beats a *@domain pattern). TS_ENOTFOUND, or TS_EINVAL when
+ * several match, with a message naming the candidates. The mailbox the
+ * login then sends comes from ts_token_mailbox (tokenstore.h). */
 int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
 		    ts_error *err);
 

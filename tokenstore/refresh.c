@@ -15,7 +15,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -351,72 +350,5 @@ int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_tok
 	}
 	ts_store_unlock(st, lk);
 	ts_state_free(s);
-	return rc;
-}
-
-int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
-		    ts_error *err)
-{
-	ts_store *st = ts_ctx_store(ctx);
-	ts_strlist names = { 0 }, found = { 0 };
-	ts_token_config *c = NULL;
-	ts_error lerr = { 0 };
-	char *list = NULL;
-	int rc;
-
-	*out = NULL;
-	/* The password is only ever compared to names: it may be a real
-	 * password and must not reach a message. */
-	if (password != NULL && *password != '\0' && ts_name_check(password, NULL) == TS_OK &&
-	    ts_store_load_config(st, password, &c, NULL) == TS_OK) {
-		ts_token_config_free(c);
-		*out = strdup(password);
-		return *out ? TS_OK : ts_error_set(err, TS_ENOMEM, "out of memory");
-	}
-	if (authname == NULL || *authname == '\0')
-		return ts_error_set(err, TS_ENOTFOUND, "no token name given: pass the token name "
-				    "as the SASL password or the token's user as the "
-				    "authentication name");
-	if ((rc = ts_store_list(st, &names, err)) != TS_OK)
-		goto cleanup;
-	for (size_t i = 0; i < names.n; i++) {
-		bool match = strcmp(names.v[i], authname) == 0;
-
-		if (!match) {
-			if (ts_store_load_config(st, names.v[i], &c, &lerr) != TS_OK) {
-				ts_ctx_log(ctx, TS_LOG_WARN, "skipping token '%s': %s", names.v[i],
-					   lerr.msg);
-				continue;
-			}
-			match = c->user != NULL && strcasecmp(c->user, authname) == 0;
-			ts_token_config_free(c);
-			c = NULL;
-		}
-		if (match && ts_strlist_add(&found, names.v[i]) != TS_OK) {
-			rc = ts_error_set(err, TS_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-	}
-	if (found.n == 0) {
-		rc = ts_error_set(err, TS_ENOTFOUND, "no token named '%s' and none with user '%s' in "
-				  "the store %s; create one with: sasl-oauth2 add NAME --template "
-				  "TEMPLATE --user %s", authname, authname, ts_ctx_store_path(ctx),
-				  authname);
-		goto cleanup;
-	}
-	if (found.n > 1) {
-		list = ts_strlist_join(&found, ", ");
-		rc = ts_error_set(err, TS_EINVAL, "%zu tokens match '%s' (%s); pass the token name "
-				  "as the SASL password to choose one", found.n, authname,
-				  list ? list : "?");
-		goto cleanup;
-	}
-	*out = strdup(found.v[0]);
-	rc = *out ? TS_OK : ts_error_set(err, TS_ENOMEM, "out of memory");
-cleanup:
-	free(list);
-	ts_token_config_free(c);
-	ts_strlist_clear(&names);
-	ts_strlist_clear(&found);
 	return rc;
 }

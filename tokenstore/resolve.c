@@ -38,6 +38,8 @@ void ts_token_effective_free(ts_token_effective *e)
 	ts_strlist_clear(&e->scope);
 	ts_servers_clear(&e->servers);
 	ts_kvlist_clear(&e->auth_params);
+	ts_strlist_clear(&e->users);
+	ts_strlist_clear(&e->hosts);
 	free(e);
 }
 
@@ -143,7 +145,10 @@ int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, con
 	e->notify = c->notify_set ? c->notify : TS_NOTIFY_ALL;
 	e->refresh_margin = c->refresh_margin >= 0 ? c->refresh_margin : global_margin;
 	e->refresh_token_rotates = t->refresh_token_rotates;
-	if (ts_strlist_copy(&e->scope, c->scope_set ? &c->scope : &t->scope) != TS_OK) {
+	if (ts_strlist_copy(&e->scope, c->scope_set ? &c->scope : e->flow == TS_FLOW_CLIENT_CREDENTIALS &&
+			    t->client_credentials_scope.n > 0 ? &t->client_credentials_scope : &t->scope) != TS_OK ||
+	    ts_strlist_copy(&e->users, &c->users) != TS_OK ||
+	    ts_strlist_copy(&e->hosts, c->hosts.n > 0 ? &c->hosts : &t->hosts) != TS_OK) {
 		rc = ts_enomem(err);
 		goto cleanup;
 	}

@@ -35,6 +35,8 @@ void ts_template_free(ts_template *t)
 	ts_servers_clear(&t->servers);
 	free(t->default_tenant);
 	ts_kvlist_clear(&t->auth_params);
+	ts_strlist_clear(&t->hosts);
+	ts_strlist_clear(&t->client_credentials_scope);
 	free(t);
 }
 
@@ -85,7 +87,7 @@ static int tpl_scopes(ts_template *t, ts_ydoc *d, yaml_node_t *map, ts_error *er
 }
 
 static const char tpl_keys[] =
-	"name, description, auth_url, token_url, device_url, revoke_url, scope, scopes, servers, client_auth, flow, refresh_token_rotates, default_tenant, auth_params";
+	"name, description, auth_url, token_url, device_url, revoke_url, scope, scopes, client_credentials_scope, servers, hosts, client_auth, flow, refresh_token_rotates, default_tenant, auth_params";
 
 static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error *err)
 {
@@ -132,6 +134,10 @@ static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error
 			rc = tpl_scopes(t, d, v, err);
 		else if (strcmp(key, "servers") == 0)
 			rc = ts_yget_servers(&t->servers, d, v, key, err);
+		else if (strcmp(key, "hosts") == 0)
+			rc = ts_yget_checked_list(&t->hosts, d, v, key, ts_check_hostpattern_list, err);
+		else if (strcmp(key, "client_credentials_scope") == 0)
+			rc = ts_yget_strlist(&t->client_credentials_scope, d, v, key, true, err);
 		else if (strcmp(key, "auth_params") == 0)
 			rc = ts_yget_kvmap(&t->auth_params, d, v, key, err);
 		else if (strcmp(key, "refresh_token_rotates") == 0)

@@ -53,6 +53,8 @@ void ts_token_config_free(ts_token_config *c)
 	ts_strlist_clear(&c->scope);
 	ts_servers_clear(&c->servers);
 	ts_kvlist_clear(&c->auth_params);
+	ts_strlist_clear(&c->users);
+	ts_strlist_clear(&c->hosts);
 	free(c);
 }
 
@@ -80,7 +82,8 @@ int ts_token_config_dup(ts_token_config **out, const ts_token_config *c, ts_erro
 	    ts_strdup_to(&n->revoke_url, c->revoke_url, NULL) ||
 	    ts_strdup_to(&n->redirect_uri, c->redirect_uri, NULL) ||
 	    ts_strlist_copy(&n->scope, &c->scope) || ts_servers_copy(&n->servers, &c->servers) ||
-	    ts_kvlist_copy(&n->auth_params, &c->auth_params)) {
+	    ts_kvlist_copy(&n->auth_params, &c->auth_params) ||
+	    ts_strlist_copy(&n->users, &c->users) || ts_strlist_copy(&n->hosts, &c->hosts)) {
 		ts_token_config_free(n);
 		return ts_enomem(err);
 	}
@@ -104,6 +107,24 @@ static int set_str(char **slot, const char *key, const char *value, bool secret,
 	return ts_str_replace(slot, *value ? value : NULL, secret, err);
 }
 
+/* Set a list field from "a,b c"; an empty value clears it. */
+static int set_list(ts_strlist *slot, const char *key, const char *value,
+		    int (*check)(const ts_strlist *, char *, size_t), ts_error *err)
+{
+	ts_strlist l = { NULL, 0 };
+	char why[512];
+
+	if (ts_strlist_split(&l, value, ", \t") != TS_OK)
+		return ts_enomem(err);
+	if (check(&l, why, sizeof(why)) != 0) {
+		ts_strlist_clear(&l);
+		return set_err(err, key, why);
+	}
+	ts_strlist_clear(slot);
+	*slot = l;
+	return TS_OK;
+}
+
 static int check_url(const char *s, char *why, size_t whylen)
 {
 	return ts_check_url_field(s, false, why, whylen);
@@ -120,7 +141,7 @@ static int check_text(const char *s, char *why, size_t whylen)
 }
 
 static const char set_keys[] =
-	"user, client_id, client_secret, client_secret_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, client_auth, auth_params.NAME";
+	"user, users, client_id, client_secret, client_secret_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, hosts, client_auth, auth_params.NAME";
 
 int ts_token_config_set(ts_token_config *c, const char *key, const char *value, ts_error *err)
 {
@@ -228,6 +249,10 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		c->scope_set = true;
 		return TS_OK;
 	}
+	if (strcmp(key, "users") == 0)
+		return set_list(&c->users, key, value, ts_check_mailbox_list, err);
+	if (strcmp(key, "hosts") == 0)
+		return set_list(&c->hosts, key, value, ts_check_hostpattern_list, err);
 	if (strcmp(key, "notify") == 0) {
 		ts_strlist l = { NULL, 0 };
 		unsigned bits = 0, ev;

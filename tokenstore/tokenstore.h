@@ -188,6 +188,10 @@ int ts_global_config_parse(ts_global_config **out, const char *buf, size_t len,
  * matches any subdomain of example.com, not example.com itself)? */
 bool ts_host_match(const ts_strlist *patterns, const char *host);
 
+/* Does `mailbox` match one of the `users` entries (an address, or
+ * "*@domain" for any non-empty local part at domain; case-insensitive)? */
+bool ts_users_match(const ts_strlist *users, const char *mailbox);
+
 /* ---------------------------------------------------------------------- */
 /* Provider templates                                                       */
 
@@ -209,6 +213,8 @@ typedef struct ts_template {
 	bool needs_tenant;          /* some URL contains {tenant} */
 	char *default_tenant;       /* e.g. "common"; NULL when a tenant must be given */
 	ts_kvlist auth_params;      /* extra authorization request parameters */
+	ts_strlist hosts;           /* server host patterns a token may be sent to */
+	ts_strlist client_credentials_scope; /* scope of flow client_credentials */
 } ts_template;
 
 /* Load template `name` from directory `dir` (file <dir>/<name>.yaml).
@@ -258,6 +264,8 @@ typedef struct ts_token_config {
 	ts_servers servers;
 	ts_client_auth client_auth;
 	ts_kvlist auth_params;
+	ts_strlist users;           /* further mailboxes: addresses or *@domain */
+	ts_strlist hosts;           /* server host patterns; empty: the template's */
 } ts_token_config;
 
 /* Allocate an empty configuration (every field unset) for `name`. */
@@ -307,6 +315,8 @@ typedef struct ts_token_effective {
 	ts_client_auth client_auth;
 	ts_kvlist auth_params;
 	bool refresh_token_rotates;
+	ts_strlist users;           /* further mailboxes: addresses or *@domain */
+	ts_strlist hosts;           /* empty: any host */
 } ts_token_effective;
 
 typedef struct ts_ctx ts_ctx;
@@ -316,6 +326,22 @@ typedef struct ts_ctx ts_ctx;
  * the token and the field. */
 int ts_token_resolve(ts_token_effective **out, ts_ctx *ctx, const ts_token_config *c, ts_error *err);
 void ts_token_effective_free(ts_token_effective *e);
+
+/*
+ * The mailbox a login with token `e` sends on the wire, for the mailbox
+ * `requested` (the SASL authentication name, or tunnel's --user; NULL: the
+ * token's own). The token's name or `user` gives `user`; an address that
+ * matches `users` gives that address; a token with neither `user` nor
+ * `users` logs in as asked. *out is a new string. TS_EPERM names the token,
+ * the mailbox and the fix when the mailbox is not the token's; TS_EINVAL
+ * when no mailbox can be chosen.
+ */
+int ts_token_mailbox(char **out, const ts_token_effective *e, const char *requested, ts_error *err);
+
+/* May token `e` be sent to server `host` (as the client names it)? TS_OK
+ * when the token has no `hosts` or `host` matches one of them; TS_EPERM
+ * with a message naming the token, the host and the fix otherwise. */
+int ts_token_host_check(const ts_token_effective *e, const char *host, ts_error *err);
 
 /* Check a URL: absolute, scheme https, or http with host 127.0.0.1, ::1 or
  * localhost. `what` names the field in the message. */

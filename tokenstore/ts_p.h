@@ -47,6 +47,11 @@ int ts_check_tenant(const char *s, char *why, size_t whylen);
 int ts_check_hostport(const char *s, char *why, size_t whylen);
 int ts_check_hostpattern(const char *s, char *why, size_t whylen);
 int ts_check_abspath(const char *s, char *why, size_t whylen);
+/* An address or "*@domain" (key `users`). */
+int ts_check_mailbox_pattern(const char *s, char *why, size_t whylen);
+/* Every entry of a list: host patterns (`hosts`), mailboxes (`users`). */
+int ts_check_hostpattern_list(const ts_strlist *l, char *why, size_t whylen);
+int ts_check_mailbox_list(const ts_strlist *l, char *why, size_t whylen);
 int ts_check_url_field(const char *s, bool allow_tenant, char *why, size_t whylen);
 int ts_check_param_name(const char *s, char *why, size_t whylen);
 
@@ -76,6 +81,9 @@ int ts_yget_strlist(ts_strlist *out, ts_ydoc *d, yaml_node_t *n, const char *key
 		    bool split_scalar, ts_error *err);
 int ts_yget_kvmap(ts_kvlist *out, ts_ydoc *d, yaml_node_t *n, const char *key, ts_error *err);
 int ts_yget_servers(ts_servers *out, ts_ydoc *d, yaml_node_t *n, const char *key, ts_error *err);
+/* A list of strings (a sequence) whose entries pass `check`. */
+int ts_yget_checked_list(ts_strlist *out, ts_ydoc *d, yaml_node_t *n, const char *key,
+			 int (*check)(const ts_strlist *, char *, size_t), ts_error *err);
 /* Check that a field's value passes a validator, with the position in the message. */
 int ts_ycheck(ts_ydoc *d, yaml_node_t *n, const char *key, const char *value,
 	      int (*check)(const char *, char *, size_t), ts_error *err);

@@ -166,6 +166,47 @@ int ts_check_hostpattern(const char *s, char *why, size_t whylen)
 	return check_host(h, strlen(h), why, whylen);
 }
 
+int ts_check_mailbox_pattern(const char *s, char *why, size_t whylen)
+{
+	const char *at = strrchr(s, '@');
+
+	if (!printable_ascii(s) || at == NULL || at[1] == '\0' || at == s ||
+	    strchr(s, '@') != at) {
+		snprintf(why, whylen, "'%.200s' is not a mailbox; give an address like "
+			 "user@example.com, or *@example.com for every mailbox of a domain", s);
+		return -1;
+	}
+	if (strchr(s, '*') != NULL && !(s[0] == '*' && s + 1 == at)) {
+		snprintf(why, whylen, "'%.200s' uses '*' other than as '*@domain'; write it like "
+			 "*@example.com", s);
+		return -1;
+	}
+	return 0;
+}
+
+int ts_check_hostpattern_list(const ts_strlist *l, char *why, size_t whylen)
+{
+	char sub[256];
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (ts_check_hostpattern(l->v[i], sub, sizeof(sub)) != 0) {
+			snprintf(why, whylen, "'%.100s' %s", l->v[i], sub);
+			return -1;
+		}
+	return 0;
+}
+
+int ts_check_mailbox_list(const ts_strlist *l, char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (ts_check_mailbox_pattern(l->v[i], why, whylen) != 0)
+			return -1;
+	return 0;
+}
+
 int ts_check_abspath(const char *s, char *why, size_t whylen)
 {
 	if (s[0] != '/') {

@@ -410,6 +410,20 @@ int ts_yget_servers(ts_servers *out, ts_ydoc *d, yaml_node_t *n, const char *key
 	return rc;
 }
 
+int ts_yget_checked_list(ts_strlist *out, ts_ydoc *d, yaml_node_t *n, const char *key,
+			 int (*check)(const ts_strlist *, char *, size_t), ts_error *err)
+{
+	char why[512];
+	int rc;
+
+	ts_strlist_clear(out);
+	if ((rc = ts_yget_strlist(out, d, n, key, false, err)) != TS_OK)
+		return rc;
+	if (check(out, why, sizeof(why)) != 0)
+		return ts_yerr(err, TS_EINVAL, d, n, key, "%s", why);
+	return TS_OK;
+}
+
 int ts_ycheck(ts_ydoc *d, yaml_node_t *n, const char *key, const char *value,
 	      int (*check)(const char *, char *, size_t), ts_error *err)
 {
@@ -614,7 +628,7 @@ int ts_global_config_parse(ts_global_config **out, const char *buf, size_t len,
 /* Token configuration                                                      */
 
 static const char token_keys[] =
-	"name, template, user, client_id, client_secret, client_secret_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers, client_auth, auth_params";
+	"name, template, user, users, client_id, client_secret, client_secret_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers, hosts, client_auth, auth_params";
 
 struct tok_arg {
 	ts_token_config *c;
@@ -759,6 +773,10 @@ static int tok_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml
 		return ts_yget_servers(&c->servers, d, v, key, err);
 	if (strcmp(key, "auth_params") == 0)
 		return ts_yget_kvmap(&c->auth_params, d, v, key, err);
+	if (strcmp(key, "users") == 0)
+		return ts_yget_checked_list(&c->users, d, v, key, ts_check_mailbox_list, err);
+	if (strcmp(key, "hosts") == 0)
+		return ts_yget_checked_list(&c->hosts, d, v, key, ts_check_hostpattern_list, err);
 	if (strcmp(key, "state") == 0 && a->state_node != NULL) {
 		if (v->type != YAML_MAPPING_NODE)
 			return ts_yerr(err, TS_EINVAL, d, v, key, "expected a mapping, got %s",

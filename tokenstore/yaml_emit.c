@@ -250,6 +250,8 @@ int ts_yemit_token_pairs(ts_yemit *e, const ts_token_config *c, bool with_secret
 	pair_str(e, "name", c->name);
 	pair_str(e, "template", c->template_name);
 	pair_str(e, "user", c->user);
+	if (c->users.n > 0)
+		pair_list(e, "users", &c->users);
 	pair_str(e, "client_id", c->client_id);
 	if (with_secrets)
 		pair_str(e, "client_secret", c->client_secret);
@@ -288,6 +290,8 @@ int ts_yemit_token_pairs(ts_yemit *e, const ts_token_config *c, bool with_secret
 		pair_str(e, "smtp", c->servers.smtp);
 		ts_yemit_map_end(e);
 	}
+	if (c->hosts.n > 0)
+		pair_list(e, "hosts", &c->hosts);
 	if (c->client_auth != TS_CLIENT_AUTH_UNSET)
 		pair_str(e, "client_auth", ts_client_auth_str(c->client_auth));
 	if (c->auth_params.n > 0) {

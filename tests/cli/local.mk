@@ -2,4 +2,5 @@
 TESTS += \
 	tests/cli/test_manage.sh \
 	tests/cli/test_export.sh \
-	tests/cli/test_flows.sh
+	tests/cli/test_flows.sh \
+	tests/cli/test_field.sh

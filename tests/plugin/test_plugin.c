@@ -195,22 +195,26 @@ static int write_file(const char *dir, const char *name, const char *content)
 
 #define FAR_FUTURE "4102444800"
 
-static int add_token(const char *dir, const char *name, const char *user,
-		     const char *validity, const char *access)
+/* A token of template `tpl` with extra YAML lines `extra` (may be ""). */
+static int add_token_ext(const char *dir, const char *name, const char *tpl, const char *user,
+			 const char *extra, const char *access)
 {
 	char buf[2048], fname[512];
+	bool generic = strcmp(tpl, "generic") == 0;
 
 	snprintf(buf, sizeof(buf),
 		 "name: %s\n"
-		 "template: generic\n"
+		 "template: %s\n"
 		 "%s%s%s"
 		 "client_id: test-client\n"
 		 "client_secret: test-secret\n"
 		 "flow: authorization_code\n"
-		 "auth_url: http://127.0.0.1:9/authorize\n"
-		 "token_url: http://127.0.0.1:9/token\n"
-		 "validity: %s\n",
-		 name, user ? "user: \"" : "", user ? user : "", user ? "\"\n" : "", validity);
+		 "%s"
+		 "%s",
+		 name, tpl, user ? "user: \"" : "", user ? user : "", user ? "\"\n" : "",
+		 generic ? "auth_url: http://127.0.0.1:9/authorize\n"
+			   "token_url: http://127.0.0.1:9/token\n" : "",
+		 extra);
 	snprintf(fname, sizeof(fname), "%s.yaml", name);
 	if (write_file(dir, fname, buf) != 0)
 		return -1;
@@ -220,6 +224,15 @@ static int add_token(const char *dir, const char *name, const char *user,
 		 "\"generation\": 1}\n", access, name);
 	snprintf(fname, sizeof(fname), "%s.state", name);
 	return write_file(dir, fname, buf);
+}
+
+static int add_token(const char *dir, const char *name, const char *user,
+		     const char *validity, const char *access)
+{
+	char extra[64];
+
+	snprintf(extra, sizeof(extra), "validity: %s\n", validity);
+	return add_token_ext(dir, name, "generic", user, extra, access);
 }
 
 /* A confidential client whose secret is in a 0600 file outside the store
@@ -635,7 +648,7 @@ static void test_interactions(void)
 	prompts = NULL;
 	rc = sasl_client_start(conn, "OAUTHBEARER", &prompts, &out, &outlen, &mech);
 	for (p = prompts; rc == SASL_INTERACT && p->id != SASL_CB_LIST_END; p++) {
-		p->result = p->id == SASL_CB_PASS ? "pick" : "someone@example.test";
+		p->result = p->id == SASL_CB_PASS ? "pick" : "pick@example.test";
 		p->len = (unsigned)strlen(p->result);
 	}
 	rc = sasl_client_start(conn, "OAUTHBEARER", &prompts, &out, &outlen, &mech);
@@ -675,9 +688,17 @@ static void test_selection(void)
 	char detail[1024];
 	int rc;
 
-	l.c = (creds){ .authname = "someone@example.test", .password = "pick" };
+	l.c = (creds){ .authname = "pick", .password = "pick" };
 	expect_login("select by password naming a token", &l, XO("pick@example.test", "at-pick"),
 		     NULL);
+	/* A mailbox that is not the token's is refused, not replaced. */
+	g_log[0] = '\0';
+	l.c = (creds){ .authname = "someone@example.test", .password = "pick" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOAUTHZ, "password names a token of another mailbox: refused (rc %d)", rc);
+	tap_ok(contains(detail, "'pick' may not log in as 'someone@example.test'") &&
+	       contains(g_log, "may not log in as 'someone@example.test'"),
+	       "the refusal names token and mailbox, in the error and the log: %s", detail);
 	l.c = (creds){ .authname = "alice@example.test", .password = "" };
 	expect_login("empty password: select by authname", &l,
 		     XO("alice@example.test", "at-work-1"), NULL);
@@ -708,6 +729,99 @@ static void test_selection(void)
 	rc = failed_login(&l, detail, sizeof(detail));
 	tap_ok(rc == SASL_BADAUTH && contains(detail, "invalid-temporarily"),
 	       "invalid-temporarily token refused: %s", detail);
+}
+
+/* users: one token for many mailboxes; the SPEC's selection order. */
+static void test_users(void)
+{
+	login l = { .mech = "XOAUTH2", .host = "imap.example.test" };
+	char detail[1024];
+	int rc;
+
+	l.c = (creds){ .authname = "bob@corp.test" };
+	expect_login("users *@domain selects the app-only token", &l,
+		     XO("bob@corp.test", "at-app"), NULL);
+	l.c = (creds){ .authname = "BOB@Corp.TEST" };
+	expect_login("users match case-insensitively, the mailbox is sent as given", &l,
+		     XO("BOB@Corp.TEST", "at-app"), NULL);
+	l.c = (creds){ .authname = "info@corp.test" };
+	expect_login("an exact address in users beats a *@domain pattern", &l,
+		     XO("info@corp.test", "at-shared"), NULL);
+	l.c = (creds){ .authname = "ceo@corp.test" };
+	expect_login("a token's user beats every users match", &l,
+		     XO("ceo@corp.test", "at-ceo"), NULL);
+	l.c = (creds){ .authname = "bob@corp.test", .password = "app" };
+	expect_login("password names a users token: the mailbox is the authentication name", &l,
+		     XO("bob@corp.test", "at-app"), NULL);
+
+	g_log[0] = '\0';
+	l.c = (creds){ .authname = "x@multi.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE, "two *@domain matches: refused (rc %d)", rc);
+	tap_ok(contains(detail, "multi1, multi2") && contains(g_log, "multi1, multi2"),
+	       "ambiguous users: the error and the log name the candidates: %s", detail);
+	l.c = (creds){ .authname = "twin@ex.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_OK && contains(detail, "twin1, twin2"),
+	       "two exact users matches: refused naming both: %s", detail);
+	l.c = (creds){ .authname = "@corp.test" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOUSER, "'@corp.test' (no local part) matches no *@corp.test (rc %d)", rc);
+	g_log[0] = '\0';
+	l.c = (creds){ .authname = "bob@other.test", .password = "app" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOAUTHZ && contains(detail, "'app' may not log in as 'bob@other.test'") &&
+	       contains(g_log, "bob@other.test"),
+	       "password names a users token, mailbox outside users: refused: %s", detail);
+	l.c = (creds){ .authname = "app", .password = "" };
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE && contains(detail, "give the mailbox"),
+	       "a users token without user asked by its name: refused, asks for the mailbox: %s",
+	       detail);
+}
+
+/* hosts: a token is only sent to its provider's servers. */
+static void test_hosts(void)
+{
+	login l = { .mech = "XOAUTH2", .c = { .authname = "gm@example.test" } };
+	char detail[1024];
+	int rc;
+
+	l.host = "imap.gmail.test";
+	expect_login("hosts: an exact host name", &l, XO("gm@example.test", "at-gm"), NULL);
+	l.host = "IMAP.Gmail.Test";
+	expect_login("hosts: matched case-insensitively", &l, XO("gm@example.test", "at-gm"), NULL);
+	l.host = "smtp.relay.google.test";
+	expect_login("hosts: a *. wildcard", &l, XO("gm@example.test", "at-gm"), NULL);
+	g_log[0] = '\0';
+	l.host = "imap.evil.test";
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOAUTHZ, "hosts: another host is refused (rc %d)", rc);
+	tap_ok(contains(g_log, "token 'gm' was not sent to host 'imap.evil.test'"),
+	       "hosts: the log line names the token and the host: %s", g_log);
+	l.host = "google.test";
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOAUTHZ, "hosts: *.google.test does not match google.test itself (rc %d)",
+	       rc);
+	l.host = NULL;
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOAUTHZ && contains(detail, "did not say which server"),
+	       "hosts: no server name at all is refused: %s", detail);
+
+	/* The google template lists Google's servers. */
+	l.c = (creds){ .authname = "tpl@example.test" };
+	l.host = "imap.gmail.com";
+	expect_login("google template: imap.gmail.com allowed", &l,
+		     XO("tpl@example.test", "at-tpl"), NULL);
+	l.host = "127.0.0.1";
+	g_log[0] = '\0';
+	rc = failed_login(&l, detail, sizeof(detail));
+	tap_ok(rc == SASL_NOAUTHZ && contains(g_log, "token 'gtpl' was not sent to host '127.0.0.1'"),
+	       "google template: 127.0.0.1 refused: %s", detail);
+	/* A token's own list replaces the template's. */
+	l.c = (creds){ .authname = "own@example.test" };
+	expect_login("google template, token hosts [127.0.0.1]: allowed", &l,
+		     XO("own@example.test", "at-own"), NULL);
 }
 
 static void test_authzid(void)
@@ -1120,7 +1234,20 @@ static int setup_store(void)
 	    add_token(g_store, "rej1", "rej1@example.test", "valid", "at-rej1") ||
 	    add_token(g_store, "rej2", "rej2@example.test", "valid", "at-rej2") ||
 	    add_token(g_store, "rej3", "rej3@example.test", "valid", "at-rej3") ||
-	    add_token(g_store, "jail", "jailed@example.test", "valid", "at-jail"))
+	    add_token(g_store, "jail", "jailed@example.test", "valid", "at-jail") ||
+	    add_token_ext(g_store, "app", "generic", NULL, "users: ['*@corp.test']\n", "at-app") ||
+	    add_token_ext(g_store, "shared", "generic", NULL,
+			  "users: [info@corp.test, sales@corp.test]\n", "at-shared") ||
+	    add_token_ext(g_store, "ceo", "generic", "ceo@corp.test", "", "at-ceo") ||
+	    add_token_ext(g_store, "multi1", "generic", NULL, "users: ['*@multi.test']\n", "at-m1") ||
+	    add_token_ext(g_store, "multi2", "generic", NULL, "users: ['*@MULTI.test']\n", "at-m2") ||
+	    add_token_ext(g_store, "twin1", "generic", NULL, "users: [twin@ex.test]\n", "at-t1") ||
+	    add_token_ext(g_store, "twin2", "generic", NULL, "users: [twin@ex.test]\n", "at-t2") ||
+	    add_token_ext(g_store, "gm", "generic", "gm@example.test",
+			  "hosts: [imap.gmail.test, '*.google.test']\n", "at-gm") ||
+	    add_token_ext(g_store, "gtpl", "google", "tpl@example.test", "", "at-tpl") ||
+	    add_token_ext(g_store, "gown", "google", "own@example.test", "hosts: [127.0.0.1]\n",
+			  "at-own"))
 		return -1;
 	snprintf(secret, sizeof(secret), "%s/client.secret", g_tmp);
 	if (write_file(g_tmp, "client.secret", "test-secret-in-a-file\n") != 0 ||
@@ -1207,6 +1334,8 @@ static int run_suite(void)
 	test_no_ir();
 	test_pop3_split();
 	test_selection();
+	test_users();
+	test_hosts();
 	test_interactions();
 	test_authzid();
 	test_error_challenge("XOAUTH2", "rej1@example.test", "rej1", "");

@@ -33,6 +33,9 @@
 # without touching state (no code consumed, no refresh token rotated);
 # delay/negative_expires/huge_expires process the request normally
 # (refresh tokens do rotate) and then answer (with expires_in changed).
+# error_body answers {"status": N, "body": {...}} verbatim (a provider's
+# own error JSON).  Log entries of form requests carry the requested
+# "scope" (not a secret).
 # slow_down only matches device-code polls and also adds 5 s to that
 # device code's interval.  Default seconds: hang 120, delay 5.
 # Deliberate strictness: PKCE "plain" is refused (S256 only); refresh
@@ -112,7 +115,7 @@ CLIENTS = {
 FAULT_KINDS = {"hang", "delay", "500", "503", "malformed", "oversized",
                "invalid_grant", "invalid_client", "slow_down",
                "no_access_token", "bad_token_type", "negative_expires",
-               "huge_expires", "html"}
+               "huge_expires", "html", "error_body"}
 
 UNRESERVED_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 SCOPE_TOKEN_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -484,6 +487,15 @@ class Handler(BaseHTTPRequestHandler):
             entry = {"time": round(time.time(), 3), "method": method,
                      "path": path, "grant_type": grant_type,
                      "client_id": client_id, "status": r.status}
+            if self.form is not None and "scope" in self.form:
+                entry["scope"] = self.form.get("scope")
+            elif method == "GET" and path == "/authorize":
+                try:
+                    q = parse_query(self.query)
+                    if "scope" in q:
+                        entry["scope"] = q["scope"]
+                except BadRequest:
+                    pass
             if fault:
                 entry["fault"] = fault
             st.log(entry)
@@ -538,6 +550,10 @@ class Handler(BaseHTTPRequestHandler):
                                    secrets.token_urlsafe(32),
                                    "token_type": "mac",
                                    "expires_in": int(st.access_ttl)})
+        if kind == "error_body":
+            # A provider's own error answer, verbatim (AADSTS codes,
+            # Google's invalid_grant descriptions), without touching state.
+            return json_resp(f.get("status", 400), f.get("body", {}))
         if kind == "html":
             return Resp(200, b"<html><body><p>Please sign in</p>"
                         b"</body></html>\n", "text/html;charset=UTF-8")
@@ -1050,6 +1066,12 @@ class Handler(BaseHTTPRequestHandler):
                     if not isinstance(f["seconds"], num):
                         return "seconds must be a number"
                     nf["seconds"] = f["seconds"]
+                if kind == "error_body":
+                    if not isinstance(f.get("body"), dict) or \
+                            not isinstance(f.get("status", 400), int):
+                        return "error_body needs a body object and an integer status"
+                    nf["body"] = f["body"]
+                    nf["status"] = f.get("status", 400)
                 if not isinstance(nf["count"], int) or \
                         not isinstance(nf["path"], str):
                     return "bad fault count or path"
