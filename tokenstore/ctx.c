@@ -140,7 +140,7 @@ static int ctx_secret_add(ts_ctx *ctx, const char *name, const char *path, ts_er
 	memset(s, 0, sizeof(*s));
 	if ((s->path = strdup(path)) == NULL)
 		return ts_enomem(err);
-	rc = ts_secret_file_read(&s->secret, path, &sub);
+	rc = ts_secret_file_read(&s->secret, ctx->store, path, &sub);
 	if (rc == TS_ENOMEM) {
 		free(s->path);
 		return ts_enomem(err);
@@ -399,7 +399,7 @@ static int ctx_client_secret(char **out, ts_ctx *ctx, const char *name, const ch
 	*out = NULL;
 	if (s != NULL && s->secret != NULL)
 		return ts_strdup_to(out, s->secret, err);
-	rc = ts_secret_file_read(out, path, &sub);
+	rc = ts_secret_file_read(out, ctx ? ctx->store : NULL, path, &sub);
 	if (rc == TS_OK || rc == TS_ENOMEM)
 		return rc == TS_OK ? TS_OK : ts_enomem(err);
 	if (rc == TS_ENOTFOUND && ctx_chrooted(ctx)) {

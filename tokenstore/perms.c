@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -30,10 +31,55 @@ const char *ts_path_join(char *buf, size_t len, const char *dir, const char *nam
 	return buf;
 }
 
+/* While a thread acts for a store's owner (ts_act_begin), the uid whose
+ * rights its file accesses use; -1 otherwise. */
+static _Thread_local long acting_uid = -1;
+
+uid_t ts_act_uid(void)
+{
+	return acting_uid >= 0 ? (uid_t)acting_uid : geteuid();
+}
+
+/*
+ * Root must never read or create a file for another user's store with
+ * root's rights: a store owner could name or plant any path. The file
+ * system ids (setfsuid/setfsgid) are per thread on Linux and change only
+ * what the kernel checks on open, create and rename, so the plugin's other
+ * threads are not affected; CAP_DAC_OVERRIDE is dropped while fsuid is not
+ * 0 and comes back with it.
+ */
+int ts_act_begin(ts_act *save, uid_t uid, gid_t gid, ts_error *err)
+{
+	save->active = false;
+	if (geteuid() != 0 || uid == 0 || acting_uid >= 0)
+		return TS_OK;
+	save->gid = (gid_t)setfsgid(gid);
+	save->uid = (uid_t)setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) {
+		setfsuid(save->uid);
+		setfsgid(save->gid);
+		return ts_error_set(err, TS_EPERM,
+				    "cannot take the file rights of uid %ld (the store's owner); refusing to use its files with root's rights",
+				    (long)uid);
+	}
+	save->active = true;
+	acting_uid = (long)uid;
+	return TS_OK;
+}
+
+void ts_act_end(const ts_act *save)
+{
+	if (save == NULL || !save->active)
+		return;
+	setfsuid(save->uid);
+	setfsgid(save->gid);
+	acting_uid = -1;
+}
+
 /* Root may manage any user's store; everyone else only their own or root's. */
 static bool owner_ok(uid_t owner)
 {
-	uid_t me = geteuid();
+	uid_t me = ts_act_uid();
 
 	return me == 0 || owner == me || owner == 0;
 }
@@ -45,7 +91,7 @@ int ts_perm_check_dir(const struct stat *st, const char *path, ts_error *err)
 	if (!owner_ok(st->st_uid))
 		return ts_error_set(err, TS_EPERM,
 				    "directory %s is owned by uid %ld, not by you (uid %ld) or root; fix: chown %ld %s",
-				    path, (long)st->st_uid, (long)geteuid(), (long)geteuid(), path);
+				    path, (long)st->st_uid, (long)ts_act_uid(), (long)ts_act_uid(), path);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return ts_error_set(err, TS_EPERM,
 				    "directory %s is writable by %s; fix: chmod 700 %s", path,
@@ -68,7 +114,7 @@ int ts_perm_check_file(const struct stat *st, const char *path, bool secret, ts_
 	if (secret && !owner_ok(st->st_uid))
 		return ts_error_set(err, TS_EPERM,
 				    "%s holds secrets but is owned by uid %ld, not by you (uid %ld); fix: chown %ld %s",
-				    path, (long)st->st_uid, (long)geteuid(), (long)geteuid(), path);
+				    path, (long)st->st_uid, (long)ts_act_uid(), (long)ts_act_uid(), path);
 	return TS_OK;
 }
 
@@ -152,20 +198,6 @@ int ts_file_read(char **out, size_t *outlen, int dirfd, const char *dirpath, con
 	return ts_file_read_st(out, outlen, NULL, dirfd, dirpath, name, max, secret, true, err);
 }
 
-/* Root managing a service user's store (e.g. Postfix's) must leave files
- * that user can read: give new files the directory's owner. */
-int ts_chown_like_dir(int fd, int dirfd, const char *path, ts_error *err)
-{
-	struct stat dst;
-
-	if (geteuid() != 0 || dirfd == AT_FDCWD || fstat(dirfd, &dst) != 0 || dst.st_uid == 0)
-		return TS_OK;
-	if (fchown(fd, dst.st_uid, dst.st_gid) != 0)
-		return ts_error_set(err, TS_EIO, "cannot give %s to the store's owner (uid %ld): %s", path,
-				    (long)dst.st_uid, strerror(errno));
-	return TS_OK;
-}
-
 int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const void *buf,
 			 size_t len, ts_error *err)
 {
@@ -201,8 +233,6 @@ int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const
 		rc = ts_error_set(err, TS_EIO, "cannot set mode 0600 on %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
-	if ((rc = ts_chown_like_dir(fd, dirfd, path, err)) != TS_OK)
-		goto cleanup;
 	while (done < len) {
 		ssize_t w = write(fd, p + done, len - done);
 

@@ -43,29 +43,98 @@ void ts_token_effective_free(ts_token_effective *e)
 	free(e);
 }
 
-/* Read a client_secret_file: absolute, a regular file, not readable by
- * others. Messages name the file, not the token (the caller adds that). */
-int ts_secret_file_read(char **out, const char *path, ts_error *err)
+/* Whose rights a secret file is opened with when root reads it: the
+ * owner of the store it was named in, else the file's own owner (found
+ * without following a symbolic link); 0 means root's own. */
+static void secret_reader(uid_t *uid, gid_t *gid, const ts_store *st, const char *path)
+{
+	struct stat sb;
+
+	*uid = 0;
+	*gid = 0;
+	if (geteuid() != 0)
+		return;
+	if (st != NULL && st->owner_uid != 0) {
+		*uid = st->owner_uid;
+		*gid = st->owner_gid;
+	} else if (fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_uid != 0) {
+		*uid = sb.st_uid;
+		*gid = sb.st_gid;
+	}
+}
+
+/* The secret is exactly one line: trailing white space and one line end
+ * are dropped; any other line break, or a NUL, is refused. */
+static int secret_one_line(char *buf, size_t *len, const char *path, ts_error *err)
+{
+	size_t n = *len;
+
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+			 buf[n - 1] == '\t')) {
+		bool nl = buf[n - 1] == '\n';
+
+		buf[--n] = '\0';
+		if (nl) {
+			if (n > 0 && buf[n - 1] == '\r')
+				buf[--n] = '\0';
+			break;
+		}
+	}
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	if (n == 0 || strlen(buf) != n)
+		return ts_error_set(err, TS_EINVAL,
+				    "%s is empty or contains a NUL byte; put the client secret on one line", path);
+	if (memchr(buf, '\n', n) != NULL || memchr(buf, '\r', n) != NULL)
+		return ts_error_set(err, TS_EINVAL,
+				    "%s has more than one line, and a client secret file holds exactly one; check that it is the right file and put the secret alone on one line",
+				    path);
+	*len = n;
+	return TS_OK;
+}
+
+/* Read a client_secret_file: absolute, no symbolic link, a regular file,
+ * not readable by others, one line. As root, with the rights of the user
+ * the store or the file belongs to (see ts_p.h). Messages name the file,
+ * not the token (the caller adds that). */
+int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_error *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
+	struct stat sb;
+	ts_act act;
+	uid_t uid;
+	gid_t gid;
 	int rc;
 
 	*out = NULL;
 	if (path[0] != '/')
 		return ts_error_set(err, TS_EINVAL, "'%s' is not an absolute path; give the full path",
 				    path);
-	rc = ts_file_read_st(&buf, &len, NULL, AT_FDCWD, NULL, path, TS_SECRET_FILE_MAX, true, false, err);
+	secret_reader(&uid, &gid, st, path);
+	if ((rc = ts_act_begin(&act, uid, gid, err)) != TS_OK)
+		return rc;
+	rc = ts_file_read_st(&buf, &len, &sb, AT_FDCWD, NULL, path, TS_SECRET_FILE_MAX, true, true, err);
+	ts_act_end(&act);
+	if (rc == TS_EPERM && strstr(err ? err->msg : "", "cannot open") != NULL) {
+		uid_t reader = uid != 0 ? uid : geteuid();
+
+		if (reader != 0)
+			return ts_error_set(err, TS_EPERM,
+					    "%s cannot be read by uid %ld, the user of this store (root, too, reads secret files only with the store owner's rights); fix: chown %ld %s && chmod 600 %s",
+					    path, (long)reader, (long)reader, path, path);
+	}
 	if (rc != TS_OK)
 		return rc;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-			   buf[len - 1] == '\t'))
-		buf[--len] = '\0';
-	if (len == 0 || strlen(buf) != len) {
+	if (uid != 0 && sb.st_uid != uid) {
 		ts_free_secret(buf);
-		return ts_error_set(err, TS_EINVAL,
-				    "%s is empty or contains a NUL byte; put the client secret on one line",
-				    path);
+		return ts_error_set(err, TS_EPERM,
+				    "%s belongs to uid %ld, but the store belongs to uid %ld, and a secret file must belong to the store's owner; fix: chown %ld %s",
+				    path, (long)sb.st_uid, (long)uid, (long)uid, path);
+	}
+	if ((rc = secret_one_line(buf, &len, path, err)) != TS_OK) {
+		ts_free_secret(buf);
+		return rc;
 	}
 	*out = buf;
 	return TS_OK;
@@ -76,7 +145,7 @@ static int read_secret_file(char **out, const char *name, const char *path, ts_e
 	ts_error sub;
 	int rc;
 
-	if ((rc = ts_secret_file_read(out, path, &sub)) != TS_OK)
+	if ((rc = ts_secret_file_read(out, NULL, path, &sub)) != TS_OK)
 		return ts_error_set(err, rc, "token '%s': field 'client_secret_file': %s", name, sub.msg);
 	return TS_OK;
 }

@@ -2,6 +2,11 @@
  * store.c - the backend-independent face of the store: thin wrappers that
  * dispatch through st->ops and check their arguments, so that callers never
  * depend on which backend is behind a ts_store.
+ *
+ * When root opens a store that belongs to another user, each call runs
+ * with that user's file rights (ts_store_act_begin), so whatever the
+ * store's owner put there (links, names) is met with the owner's rights,
+ * and what root creates there belongs to the owner without any chown.
  */
 #include <config.h>
 
@@ -12,6 +17,24 @@ static int bad_store(ts_error *err)
 	return ts_error_set(err, TS_EINVAL, "no store is open");
 }
 
+int ts_store_act_begin(ts_act *save, const ts_store *st, ts_error *err)
+{
+	save->active = false;
+	if (st == NULL || st->owner_uid == 0)
+		return TS_OK;
+	return ts_act_begin(save, st->owner_uid, st->owner_gid, err);
+}
+
+/* Run `call` acting for the store's owner; `rc` receives its result. */
+#define AS_OWNER(st, err, rc, call)                                          \
+	do {                                                                 \
+		ts_act act_;                                                 \
+		if (((rc) = ts_store_act_begin(&act_, (st), (err))) == TS_OK) { \
+			(rc) = (call);                                       \
+			ts_act_end(&act_);                                   \
+		}                                                            \
+	} while (0)
+
 void ts_store_close(ts_store *st)
 {
 	if (st != NULL && st->ops != NULL && st->ops->close != NULL)
@@ -20,51 +43,69 @@ void ts_store_close(ts_store *st)
 
 int ts_store_list(ts_store *st, ts_strlist *out, ts_error *err)
 {
+	int rc;
+
 	if (st == NULL)
 		return bad_store(err);
-	return st->ops->list(st, out, err);
+	AS_OWNER(st, err, rc, st->ops->list(st, out, err));
+	return rc;
 }
 
 int ts_store_load_config(ts_store *st, const char *name, ts_token_config **out, ts_error *err)
 {
+	int rc;
+
 	*out = NULL;
 	if (st == NULL)
 		return bad_store(err);
-	return st->ops->load_config(st, name, out, err);
+	AS_OWNER(st, err, rc, st->ops->load_config(st, name, out, err));
+	return rc;
 }
 
 int ts_store_save_config(ts_store *st, const ts_token_config *c, ts_error *err)
 {
+	int rc;
+
 	if (st == NULL)
 		return bad_store(err);
 	if (c == NULL || c->name == NULL)
 		return ts_error_set(err, TS_EINVAL, "token configuration without a name");
-	return st->ops->save_config(st, c, err);
+	AS_OWNER(st, err, rc, st->ops->save_config(st, c, err));
+	return rc;
 }
 
 int ts_store_load_state(ts_store *st, const char *name, ts_state **out, ts_error *err)
 {
+	int rc;
+
 	*out = NULL;
 	if (st == NULL)
 		return bad_store(err);
-	return st->ops->load_state(st, name, out, err);
+	AS_OWNER(st, err, rc, st->ops->load_state(st, name, out, err));
+	return rc;
 }
 
 int ts_store_save_state(ts_store *st, const char *name, ts_state *s, ts_error *err)
 {
+	int rc;
+
 	if (st == NULL)
 		return bad_store(err);
 	if (s == NULL)
 		return ts_error_set(err, TS_EINVAL, "token '%s': no state to save", name ? name : "");
-	return st->ops->save_state(st, name, s, err);
+	AS_OWNER(st, err, rc, st->ops->save_state(st, name, s, err));
+	return rc;
 }
 
 int ts_store_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out, ts_error *err)
 {
+	int rc;
+
 	*out = NULL;
 	if (st == NULL)
 		return bad_store(err);
-	return st->ops->lock(st, name, timeout_ms < 0 ? 0 : timeout_ms, out, err);
+	AS_OWNER(st, err, rc, st->ops->lock(st, name, timeout_ms < 0 ? 0 : timeout_ms, out, err));
+	return rc;
 }
 
 void ts_store_unlock(ts_store *st, ts_lock *lk)
@@ -75,7 +116,10 @@ void ts_store_unlock(ts_store *st, ts_lock *lk)
 
 int ts_store_remove(ts_store *st, const char *name, ts_error *err)
 {
+	int rc;
+
 	if (st == NULL)
 		return bad_store(err);
-	return st->ops->remove(st, name, err);
+	AS_OWNER(st, err, rc, st->ops->remove(st, name, err));
+	return rc;
 }

@@ -15,10 +15,16 @@
  * So `import --overwrite` of an entry with another template is refused by
  * the store unless the importer removes the old token first.
  *
- * Ownership: a store directory must belong to the caller or to root. Root
- * may open any user's store (to administer e.g. Postfix's); files it
- * creates there are given the directory's owner so that user can still
- * read them.
+ * Ownership: a store directory must belong to the caller or to root, and
+ * every file in it to the directory's owner. Root may open any user's
+ * store (to administer e.g. Postfix's): store.c then makes every access
+ * with that user's file rights, so what root creates there belongs to the
+ * user from the start and nothing is ever chowned or chmodded after the
+ * fact.
+ *
+ * Lock files: created with O_EXCL when absent; an existing one must be a
+ * regular file with one link, owned by the store's owner, or it is refused
+ * (a hard link planted there must not be touched).
  */
 #include <config.h>
 
@@ -36,6 +42,7 @@
 
 typedef struct file_store {
 	int dirfd;
+	uid_t owner;                /* the directory's owner */
 } file_store;
 
 struct ts_lock {
@@ -46,6 +53,30 @@ struct ts_lock {
 static int dirfd_of(ts_store *st)
 {
 	return ((file_store *)st->priv)->dirfd;
+}
+
+/* A file of the store must belong to the store's owner. */
+static int check_owner(ts_store *st, const struct stat *sb, const char *path, ts_error *err)
+{
+	uid_t owner = ((file_store *)st->priv)->owner;
+
+	if (sb->st_uid == owner)
+		return TS_OK;
+	return ts_error_set(err, TS_EPERM,
+			    "%s is owned by uid %ld, but the store %s belongs to uid %ld, and every file in a store must belong to its owner; fix: chown %ld %s, or remove it",
+			    path, (long)sb->st_uid, st->location, (long)owner, (long)owner, path);
+}
+
+/* A store file could not be opened (rc, err): when it belongs to someone
+ * other than the store's owner, that is the reason to give. */
+static int owner_why(ts_store *st, const char *file, const char *path, int rc, ts_error *err)
+{
+	struct stat sb;
+
+	if (fstatat(dirfd_of(st), file, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    sb.st_uid != ((file_store *)st->priv)->owner)
+		return check_owner(st, &sb, path, err);
+	return rc;
 }
 
 /* Tokens are the <name>.yaml files with a valid name: the directory is
@@ -74,14 +105,24 @@ static int read_token_file(char **out, size_t *outlen, struct stat *sb, char *pa
 			   ts_error *err)
 {
 	char file[TS_NAME_MAX + 8];
+	struct stat own;
 	int rc;
 
 	if ((rc = ts_name_check(name, err)) != TS_OK)
 		return rc;
 	snprintf(file, sizeof(file), "%s%s", name, suffix);
 	ts_path_join(path, pathsz, st->location, file);
-	return ts_file_read_st(out, outlen, sb, dirfd_of(st), st->location, file, TS_FILE_MAX, secret,
-			       true, err);
+	if (sb == NULL)
+		sb = &own;
+	rc = ts_file_read_st(out, outlen, sb, dirfd_of(st), st->location, file, TS_FILE_MAX, secret,
+			     true, err);
+	if (rc == TS_EPERM)
+		return owner_why(st, file, path, rc, err);
+	if (rc == TS_OK && (rc = check_owner(st, sb, path, err)) != TS_OK) {
+		ts_free_secret(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 static int file_load_config(ts_store *st, const char *name, ts_token_config **out, ts_error *err)
@@ -213,11 +254,68 @@ static int try_lock(int fd)
 	return errno == EWOULDBLOCK ? 1 : -1;
 }
 
+/* Open the lock file: create it (O_EXCL, so it is ours and new) when it is
+ * absent; otherwise it must be a regular file with exactly one link that
+ * belongs to the store's owner. An existing file is never chmodded. */
+static int open_lock_file(int *out, ts_store *st, const char *file, const char *path, ts_error *err)
+{
+	const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct stat sb;
+	int fd = -1, rc, tries;
+
+	*out = -1;
+	for (tries = 0; tries < 8 && fd < 0; tries++) {
+		fd = openat(dirfd_of(st), file, flags | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0) {
+			/* New and ours: the mode must not depend on the umask. */
+			if (fchmod(fd, 0600) != 0) {
+				rc = ts_error_set(err, TS_EIO, "cannot set mode 0600 on %s: %s", path,
+						  strerror(errno));
+				close(fd);
+				return rc;
+			}
+			*out = fd;
+			return TS_OK;
+		}
+		if (errno != EEXIST)
+			break;
+		fd = openat(dirfd_of(st), file, flags);
+		if (fd < 0 && errno != ENOENT)
+			break;  /* ENOENT: removed meanwhile, create it again */
+	}
+	if (fd < 0) {
+		rc = ts_error_set(err, errno == ELOOP || errno == EACCES || errno == EPERM ? TS_EPERM : TS_EIO,
+				  "cannot open lock file %s: %s%s", path, strerror(errno),
+				  errno == ELOOP ? " (a symbolic link, which the store refuses; remove it)" : "");
+		return rc == TS_EPERM ? owner_why(st, file, path, rc, err) : rc;
+	}
+	if (fstat(fd, &sb) != 0) {
+		rc = ts_error_set(err, TS_EIO, "cannot stat %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		rc = ts_error_set(err, TS_EPERM, "lock file %s is not a regular file; remove it", path);
+		goto fail;
+	}
+	if (sb.st_nlink != 1) {
+		rc = ts_error_set(err, TS_EPERM,
+				  "lock file %s has %ld links (a hard link to another file?); the store refuses it: check what it points to, then remove it",
+				  path, (long)sb.st_nlink);
+		goto fail;
+	}
+	if ((rc = check_owner(st, &sb, path, err)) != TS_OK)
+		goto fail;
+	*out = fd;
+	return TS_OK;
+fail:
+	close(fd);
+	return rc;
+}
+
 static int file_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out, ts_error *err)
 {
 	char file[TS_NAME_MAX + 8], path[4096];
 	struct timespec start, now;
-	struct stat sb;
 	ts_lock *lk = NULL;
 	int fd = -1, rc, r;
 	long waited_ms;
@@ -227,19 +325,8 @@ static int file_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **o
 		return rc;
 	snprintf(file, sizeof(file), "%s.lock", name);
 	ts_path_join(path, sizeof(path), st->location, file);
-	fd = openat(dirfd_of(st), file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0)
-		return ts_error_set(err, errno == ELOOP ? TS_EPERM : TS_EIO,
-				    "cannot open lock file %s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		rc = ts_error_set(err, TS_EPERM, "lock file %s is not a regular file; remove it", path);
-		goto cleanup;
-	}
-	if (sb.st_uid == geteuid() && (sb.st_mode & 07777) != 0600)
-		(void)fchmod(fd, 0600);
-	/* A lock file root creates in a service user's store must stay usable by it. */
-	if (sb.st_uid == 0 && (rc = ts_chown_like_dir(fd, dirfd_of(st), path, err)) != TS_OK)
-		goto cleanup;
+	if ((rc = open_lock_file(&fd, st, file, path, err)) != TS_OK)
+		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -378,7 +465,13 @@ int ts_store_open_file(ts_store **out, const char *dir, unsigned flags, ts_error
 		goto cleanup;
 	}
 	fs->dirfd = fd;
+	fs->owner = sb.st_uid;
 	fd = -1;
+	/* Root in another user's store acts with that user's rights (store.c). */
+	if (geteuid() == 0 && sb.st_uid != 0) {
+		st->owner_uid = sb.st_uid;
+		st->owner_gid = sb.st_gid;
+	}
 	st->ops = &file_backend;
 	st->priv = fs;
 	*out = st;

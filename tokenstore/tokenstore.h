@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -403,6 +404,11 @@ struct ts_store {
 	const ts_backend *ops;
 	char *location;             /* for messages: the directory */
 	void *priv;                 /* backend data */
+	/* When root opens a store that belongs to another user (the file
+	 * backend: the directory's owner), every access to it and to the
+	 * secret files its tokens name uses that user's rights; 0: none. */
+	uid_t owner_uid;
+	gid_t owner_gid;
 };
 
 enum ts_store_flags {

@@ -122,9 +122,21 @@ int ts_file_read_st(char **out, size_t *outlen, struct stat *st, int dirfd, cons
 /* Check a file or directory's owner and mode; `what` names it. */
 int ts_perm_check_dir(const struct stat *st, const char *path, ts_error *err);
 int ts_perm_check_file(const struct stat *st, const char *path, bool secret, ts_error *err);
-/* As root, give a new file (fd) the owner of the directory dirfd when that
- * is not root, so a service user's store stays readable by that user. */
-int ts_chown_like_dir(int fd, int dirfd, const char *path, ts_error *err);
+/* Acting for a store's owner: as root, this thread's file accesses use the
+ * rights of uid/gid (setfsuid/setfsgid) until ts_act_end. A no-op when not
+ * root, for uid 0, or when the thread already acts for someone. TS_EPERM
+ * when the ids cannot be taken (nothing is read as root then). */
+typedef struct ts_act {
+	bool active;
+	uid_t uid;                  /* the previous file system ids */
+	gid_t gid;
+} ts_act;
+int ts_act_begin(ts_act *save, uid_t uid, gid_t gid, ts_error *err);
+void ts_act_end(const ts_act *save);
+/* The uid whose rights file accesses of this thread use now. */
+uid_t ts_act_uid(void);
+/* Begin acting for the owner of store `st` (see ts_store.owner_uid). */
+int ts_store_act_begin(ts_act *save, const ts_store *st, ts_error *err);
 /* mkdir -p with mode 0700 for the components it creates. */
 int ts_mkdir_p(const char *path, ts_error *err);
 /* "dir/name" for messages, into buf. */
@@ -136,9 +148,13 @@ int ts_template_load_at(ts_template **out, int dirfd, const char *dirpath, const
 int ts_template_list_at(ts_strlist *out, int dirfd, const char *dirpath, ts_error *err);
 
 /* ---- resolve (resolve.c) ---- */
-/* Read a client_secret_file (absolute, regular, 0600-like, one line); the
- * message names the file, not the token. Free *out with ts_free_secret. */
-int ts_secret_file_read(char **out, const char *path, ts_error *err);
+/* Read a client_secret_file (absolute, no symbolic link, regular, 0600-like,
+ * exactly one line); the message names the file, not the token. As root it
+ * is opened with the rights of the owner of store `st` when that is not
+ * root, else with those of the file's owner, and must belong to that user
+ * (TS_EPERM naming the owner and the fix otherwise). `st` may be NULL.
+ * Free *out with ts_free_secret. */
+int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_error *err);
 int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, const ts_template *t,
 			 long global_margin, bool read_secret, ts_error *err);
 

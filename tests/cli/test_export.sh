@@ -67,6 +67,17 @@ check "export NAME" sh -c "'$HELPER' --store '$A' export inline >'$T/one.yaml'"
 [ "$(grep -c -- '- name:' "$T/one.yaml")" -eq 1 ] && ok "export NAME exports one" || not_ok "export NAME"
 check "export --with-secrets -o FILE" "$HELPER" --store "$A" export --with-secrets -o "$T/full.yaml"
 [ "$(stat -c %a "$T/full.yaml")" = 600 ] && ok "-o FILE is mode 0600" || not_ok "-o mode $(stat -c %a "$T/full.yaml")"
+# As root into a directory another user owns: the file is root's, never
+# given to the directory's owner (who would get every secret).
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -m 755 "$T/nobodys" && chown 65534:65534 "$T/nobodys"
+	"$HELPER" --store "$A" export --with-secrets -o "$T/nobodys/full.yaml" 2>"$T/err"
+	got=$(stat -c '%u %a' "$T/nobodys/full.yaml" 2>&1)
+	[ "$got" = "0 600" ] && ok "export -o as root into nobody's directory: the file is root's, 0600" ||
+		{ not_ok "export -o as root into nobody's directory: the file is root's, 0600 (got $got)"; diag "$(cat "$T/err")"; }
+else
+	ok "export -o as root into nobody's directory # SKIP needs root"
+fi
 [ "$(grep -c -- "$SECRET" "$T/full.yaml")" -eq 2 ] && ok "client secrets inlined (also from client_secret_file)" \
 	|| { not_ok "secrets in --with-secrets"; diag "$(cat "$T/full.yaml")"; }
 grep -q "rt-export-1" "$T/full.yaml" && grep -q "at-export-1" "$T/full.yaml" && ok "state exported with secrets" \

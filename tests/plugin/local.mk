@@ -7,4 +7,5 @@ tests_plugin_test_plugin_LDADD = $(SASL_LIBS) $(JSONC_LIBS)
 # The program loads the module from plugin/.libs at run time.
 EXTRA_tests_plugin_test_plugin_DEPENDENCIES = plugin/libsasloauth2.la
 TESTS += tests/plugin/test_plugin tests/plugin/test_exports.sh \
-	tests/plugin/test_valgrind.sh tests/plugin/test_refresh.sh
+	tests/plugin/test_valgrind.sh tests/plugin/test_refresh.sh \
+	tests/plugin/test_root.sh

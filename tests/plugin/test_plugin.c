@@ -12,7 +12,9 @@
  *                               prints the initial response (escaped) and
  *                               exits 0 on success (refresh test); with
  *                               TEST_PLUGIN_CHROOT=DIR it chroots into DIR
- *                               after loading the plugin (root only)
+ *                               after loading the plugin (root only);
+ *                               with TEST_PLUGIN_SETUID=UID it then takes
+ *                               that uid and gid, as Postfix's smtp does
  *   test_plugin threads STORE CONFIG AUTHNAME N
  *                               N threads log in at once (XOAUTH2); prints
  *                               each initial response, exits 0 when all
@@ -28,6 +30,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1436,6 +1439,14 @@ static int run_login(int argc, char **argv)
 	    (chroot(getenv("TEST_PLUGIN_CHROOT")) != 0 || chdir("/") != 0)) {
 		fprintf(stderr, "chroot %s: %s\n", getenv("TEST_PLUGIN_CHROOT"), strerror(errno));
 		return 3;
+	}
+	if (getenv("TEST_PLUGIN_SETUID") != NULL) {
+		long id = strtol(getenv("TEST_PLUGIN_SETUID"), NULL, 10);
+
+		if (setgroups(0, NULL) != 0 || setgid((gid_t)id) != 0 || setuid((uid_t)id) != 0) {
+			fprintf(stderr, "setuid %ld: %s\n", id, strerror(errno));
+			return 3;
+		}
 	}
 	make_cbs(cbs, &c);
 	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, 0, &conn);

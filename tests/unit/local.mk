@@ -8,6 +8,7 @@ ts_unit_tests = \
 	tests/unit/test_store \
 	tests/unit/test_export \
 	tests/unit/test_ctx \
+	tests/unit/test_root \
 	tests/unit/fuzz_config \
 	tests/unit/fuzz_export \
 	tests/unit/fuzz_state
@@ -38,6 +39,9 @@ tests_unit_test_export_LDADD = libtokenstore.la
 tests_unit_test_ctx_SOURCES = tests/unit/test_ctx.c
 tests_unit_test_ctx_CPPFLAGS = $(ts_unit_cppflags)
 tests_unit_test_ctx_LDADD = libtokenstore.la
+tests_unit_test_root_SOURCES = tests/unit/test_root.c
+tests_unit_test_root_CPPFLAGS = $(ts_unit_cppflags)
+tests_unit_test_root_LDADD = libtokenstore.la
 
 tests_unit_fuzz_config_SOURCES = tests/unit/fuzz_config.c
 tests_unit_fuzz_config_CPPFLAGS = $(ts_unit_cppflags) -DFUZZ_CORPUS='"config"'
