@@ -207,9 +207,10 @@ void cli_loopback_close(cli_loopback *lb);
 
 /* Wait for the redirect on the listener and, when `read_stdin`, for the
  * redirected URL pasted on stdin, whichever comes first, at most
- * `timeout_s` seconds. Checks `state`. On success *out is the code (free
- * with ts_free_secret). TS_EDENIED for access_denied, TS_EINVAL for a
- * wrong state or a missing code, TS_EEXPIRED on timeout. */
+ * `timeout_s` seconds. A redirect with the wrong `state` is refused (400)
+ * and the wait goes on. On success *out is the code (free with
+ * ts_free_secret). TS_EDENIED for access_denied, TS_EINVAL for another
+ * provider error or a missing code, TS_EEXPIRED on timeout. */
 int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read_stdin,
 		      int timeout_s, ts_error *err);
 

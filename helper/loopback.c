@@ -1,10 +1,12 @@
 /*
  * loopback.c - the RFC 8252 loopback redirect listener of `authorize`.
  *
- * It binds 127.0.0.1 only, serves a few connections at once (browsers open
- * speculative connections and ask for /favicon.ico), caps each request at
- * 8 KiB and a few seconds, answers anything that is not the redirect with
- * 400/404 and keeps waiting, and checks `state` before it accepts a code.
+ * It binds 127.0.0.1 only, serves many connections at once (browsers open
+ * speculative connections and ask for /favicon.ico; other local processes
+ * may connect too), caps each request at 8 KiB and a few seconds, answers
+ * anything that is not the redirect with 400/404 and keeps waiting, and
+ * checks `state` before it accepts a code: a redirect with another state
+ * gets 400 and the wait goes on.
  * With --no-browser the redirected URL may instead be pasted on stdin;
  * whichever arrives first wins. What the bytes mean (request line, query,
  * state and code) is decided in redirect_parse.c; this file does the I/O.
@@ -28,8 +30,9 @@
 #include "redirect_parse.h"
 
 #define REQ_MAX 8192
-#define MAX_CONN 8
+#define MAX_CONN 64
 #define CONN_TIMEOUT_MS 5000
+#define WRITE_TIMEOUT_MS 2000
 
 static int64_t now_ms(void)
 {
@@ -145,57 +148,96 @@ void cli_loopback_close(cli_loopback *lb)
 /* ---------------------------------------------------------------------- */
 /* HTTP                                                                     */
 
+/*
+ * A connection reads its request head, then writes its answer without ever
+ * blocking the loop: the answer waits in `out` for POLLOUT until its own
+ * deadline. A peer that never sends (or never reads) costs one slot for a
+ * few seconds, and when every slot is taken the connection idle for the
+ * longest is dropped for the newcomer, so local processes holding
+ * connections open cannot keep the browser's redirect out.
+ */
 typedef struct conn {
 	int fd;
-	size_t len;
-	int64_t deadline;
+	bool writing;               /* the answer is queued in out */
+	size_t len;                 /* bytes of the request head in buf */
+	size_t out_len, out_off;
+	int64_t deadline;           /* for the request head, then for the answer */
+	int64_t last_active;
 	char buf[REQ_MAX + 1];
+	char out[1024];
 } conn;
 
-static void send_all(int fd, const char *p, size_t n)
+static void conn_close(conn *c)
 {
-	int64_t deadline = now_ms() + 2000;
-
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			int64_t left = deadline - now_ms();
-
-			if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
-				return;
-		} else {
-			return;
-		}
-	}
-}
-
-static void respond(conn *c, int status, const char *reason, const char *body)
-{
-	char head[256];
-	int n = snprintf(head, sizeof head,
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-			 status, reason, strlen(body));
-
-	if (n > 0 && (size_t)n < sizeof head)
-		send_all(c->fd, head, (size_t)n);
-	send_all(c->fd, body, strlen(body));
-	shutdown(c->fd, SHUT_WR);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	ts_wipe(c->buf, c->len);
 	c->fd = -1;
 	c->len = 0;
+	c->writing = false;
+	c->out_len = c->out_off = 0;
+}
+
+/* Send what the socket takes now; close when all is sent or on error. */
+static void conn_flush(conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w > 0) {
+			c->out_off += (size_t)w;
+			c->last_active = now_ms();
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return;
+		} else {
+			conn_close(c);
+			return;
+		}
+	}
+	shutdown(c->fd, SHUT_WR);
+	conn_close(c);
+}
+
+/* Queue the answer and start sending it; the request head is wiped now. */
+static void respond(conn *c, int status, const char *reason, const char *body)
+{
+	int n = snprintf(c->out, sizeof c->out,
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+			 status, reason, strlen(body), body);
+
+	ts_wipe(c->buf, c->len);
+	c->len = 0;
+	c->writing = true;
+	c->out_off = 0;
+	c->out_len = n > 0 && (size_t)n < sizeof c->out ? (size_t)n : 0;
+	c->deadline = now_ms() + WRITE_TIMEOUT_MS;
+	conn_flush(c);
+}
+
+/* A free slot for a new connection: an empty one, else the one idle for
+ * the longest, dropped. */
+static conn *conn_slot(conn *conns)
+{
+	conn *oldest = &conns[0];
+
+	for (int i = 0; i < MAX_CONN; i++) {
+		if (conns[i].fd < 0)
+			return &conns[i];
+		if (conns[i].last_active < oldest->last_active)
+			oldest = &conns[i];
+	}
+	conn_close(oldest);
+	return oldest;
 }
 
 /* Handle a complete request head. Returns 1 when the wait is over
  * (*rc set), 0 to keep waiting. */
 static int handle_request(conn *c, const cli_loopback *lb, const char *state, char **out,
-			  int *rc, ts_error *err)
+			  int *rc, int *forged, ts_error *err)
 {
 	cli_redirect_params rp;
 	char page[512];
@@ -225,6 +267,16 @@ static int handle_request(conn *c, const cli_loopback *lb, const char *state, ch
 		return 1;
 	case CLI_REQ_REDIRECT:
 		break;
+	}
+	if (!cli_redirect_state_ok(&rp, state)) {
+		/* A stale tab or another local process: not the answer to this
+		 * request, so it cannot end the wait either. */
+		cli_redirect_params_clear(&rp);
+		(*forged)++;
+		respond(c, 400, "Bad Request",
+			"sasl-oauth2: the state parameter does not match the authorization in progress "
+			"(an old or forged redirect); ignored.\n");
+		return 0;
 	}
 	*rc = cli_redirect_judge(out, &rp, state, page, sizeof page, err);
 	cli_redirect_params_clear(&rp);
@@ -257,6 +309,12 @@ static int handle_paste(const char *line, size_t len, const char *state, char **
 			"(it contains code= and state=)\n", CLI_PROG);
 		return 0;
 	}
+	if (!cli_redirect_state_ok(&rp, state)) {
+		cli_redirect_params_clear(&rp);
+		fprintf(stderr, "%s: that URL answers another authorization request (its state does not "
+			"match); paste the address the browser shows after this one\n", CLI_PROG);
+		return 0;
+	}
 	*rc = cli_redirect_judge(out, &rp, state, page, sizeof page, err);
 	cli_redirect_params_clear(&rp);
 	return 1;
@@ -269,7 +327,7 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 	char line[REQ_MAX + 1];
 	size_t llen = 0;
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-	int rc = TS_ERR, i;
+	int rc = TS_ERR, i, forged = 0;
 	bool done = false, stdin_open = read_stdin;
 
 	*out = NULL;
@@ -289,8 +347,14 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 		int64_t t = now_ms(), next = deadline;
 
 		if (t >= deadline) {
-			rc = ts_error_set(err, TS_EEXPIRED, "no authorization response within %d s; "
-					  "run authorize again (or raise --timeout)", timeout_s);
+			if (forged)
+				rc = ts_error_set(err, TS_EEXPIRED, "no authorization response within %d s "
+						  "(%d redirect%s with a wrong state ignored: an old browser tab "
+						  "or a forgery); run authorize again", timeout_s, forged,
+						  forged == 1 ? "" : "s");
+			else
+				rc = ts_error_set(err, TS_EEXPIRED, "no authorization response within %d s; "
+						  "run authorize again (or raise --timeout)", timeout_s);
 			break;
 		}
 		if (!stdin_open && lb->fd < 0) {
@@ -310,12 +374,17 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 			if (conns[i].fd < 0)
 				continue;
 			if (conns[i].deadline <= t) {
-				respond(&conns[i], 408, "Request Timeout", "sasl-oauth2: request timeout.\n");
-				continue;
+				if (conns[i].writing)
+					conn_close(&conns[i]);
+				else
+					respond(&conns[i], 408, "Request Timeout", "sasl-oauth2: request timeout.\n");
+				if (conns[i].fd < 0)
+					continue;
 			}
 			if (conns[i].deadline < next)
 				next = conns[i].deadline;
-			pfd[np] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
+			pfd[np] = (struct pollfd){ .fd = conns[i].fd,
+						   .events = conns[i].writing ? POLLOUT : POLLIN };
 			idx[np++] = i;
 		}
 		wait_ms = (int)(next - t);
@@ -333,19 +402,18 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 				continue;
 			if (idx[k] == -1) {
 				int cfd = accept4(lb->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				conn *c;
 
 				if (cfd < 0)
 					continue;
-				for (i = 0; i < MAX_CONN && conns[i].fd >= 0; i++)
-					;
-				if (i == MAX_CONN) {
-					conn tmp = { .fd = cfd };
-					respond(&tmp, 503, "Service Unavailable", "sasl-oauth2: busy.\n");
-					continue;
-				}
-				conns[i].fd = cfd;
-				conns[i].len = 0;
-				conns[i].deadline = now_ms() + CONN_TIMEOUT_MS;
+				/* The slots of this round's poll stay valid: an evicted
+				 * slot is refilled, and its new fd simply has no revents. */
+				c = conn_slot(conns);
+				c->fd = cfd;
+				c->len = 0;
+				c->writing = false;
+				c->last_active = now_ms();
+				c->deadline = c->last_active + CONN_TIMEOUT_MS;
 			} else if (idx[k] == -2) {
 				ssize_t r = read(STDIN_FILENO, line + llen, sizeof line - 1 - llen);
 
@@ -383,21 +451,26 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 				}
 			} else {
 				conn *c = &conns[idx[k]];
-				ssize_t r = recv(c->fd, c->buf + c->len, REQ_MAX - c->len, 0);
+				ssize_t r;
 
+				if (c->fd != pfd[k].fd)
+					continue;       /* evicted and reused this round */
+				if (c->writing) {
+					conn_flush(c);
+					continue;
+				}
+				r = recv(c->fd, c->buf + c->len, REQ_MAX - c->len, 0);
 				if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-					close(c->fd);
-					c->fd = -1;
-					ts_wipe(c->buf, c->len);
-					c->len = 0;
+					conn_close(c);
 					continue;
 				}
 				if (r < 0)
 					continue;
+				c->last_active = now_ms();
 				c->len += (size_t)r;
 				c->buf[c->len] = '\0';
 				if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n")) {
-					if (handle_request(c, lb, state, out, &rc, err))
+					if (handle_request(c, lb, state, out, &rc, &forged, err))
 						done = true;
 				} else if (c->len >= REQ_MAX) {
 					respond(c, 431, "Request Header Fields Too Large",
@@ -406,11 +479,17 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 			}
 		}
 	}
-	for (i = 0; i < MAX_CONN; i++)
-		if (conns[i].fd >= 0) {
-			close(conns[i].fd);
-			ts_wipe(conns[i].buf, conns[i].len);
+	for (i = 0; i < MAX_CONN; i++) {
+		/* The browser's final answer gets one more moment to leave. */
+		if (conns[i].fd >= 0 && conns[i].writing) {
+			struct pollfd pf = { .fd = conns[i].fd, .events = POLLOUT };
+
+			if (poll(&pf, 1, 200) > 0)
+				conn_flush(&conns[i]);
 		}
+		if (conns[i].fd >= 0)
+			conn_close(&conns[i]);
+	}
 	free(conns);
 	ts_wipe(line, sizeof line);
 	if (rc != TS_OK) {

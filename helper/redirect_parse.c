@@ -165,6 +165,11 @@ static bool str_eq_ct(const char *a, const char *b)
 	return d == 0;
 }
 
+bool cli_redirect_state_ok(const cli_redirect_params *rp, const char *state)
+{
+	return rp->state && str_eq_ct(rp->state, state);
+}
+
 /* Printable, bounded copy of provider text for messages. */
 static void clean_text(char *dst, size_t size, const char *src)
 {
@@ -180,7 +185,7 @@ int cli_redirect_judge(char **out, cli_redirect_params *rp, const char *state, c
 {
 	char e[128], d[256];
 
-	if (!rp->state || !str_eq_ct(rp->state, state)) {
+	if (!cli_redirect_state_ok(rp, state)) {
 		snprintf(page, psize, "sasl-oauth2: authorization failed: the state parameter does not match "
 			 "this request. Nothing was stored; run sasl-oauth2 authorize again.\n");
 		return ts_error_set(err, TS_EINVAL, "the redirect's state does not match this authorization "

@@ -7,6 +7,7 @@
 #ifndef HELPER_REDIRECT_PARSE_H
 #define HELPER_REDIRECT_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tokenstore.h"
@@ -50,6 +51,14 @@ cli_request_kind cli_redirect_parse_request(cli_redirect_params *out, const char
  * failed.
  */
 int cli_redirect_parse_paste(cli_redirect_params *out, const char *line, size_t len);
+
+/*
+ * Whether the redirect carries the `state` this request sent (compared in
+ * constant time). A redirect without it is a stale browser tab or a forgery
+ * by another local process or web page: the listener answers it with 400
+ * and keeps waiting for the real one.
+ */
+bool cli_redirect_state_ok(const cli_redirect_params *rp, const char *state);
 
 /*
  * Judge a parsed redirect against the `state` this request sent (compared

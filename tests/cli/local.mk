@@ -3,4 +3,6 @@ TESTS += \
 	tests/cli/test_manage.sh \
 	tests/cli/test_export.sh \
 	tests/cli/test_flows.sh \
-	tests/cli/test_field.sh
+	tests/cli/test_field.sh \
+	tests/cli/test_loopback.sh
+EXTRA_DIST += tests/cli/loopback_hold.py
