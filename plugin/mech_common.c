@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mech_challenge_p.h"
 #include "plugin_p.h"
@@ -305,21 +306,19 @@ cb_failed:
 	return rc;
 }
 
+/*
+ * Tell libsasl2 who logged in: the mailbox that went on the wire, as both
+ * the authentication and the authorization identity. The server
+ * authenticates the token's identity for that mailbox and nothing else,
+ * so reporting the application's authname or authzid instead would make
+ * libsasl2 claim an identity the server never saw.
+ */
 static int mech_canon(mech_conn *m, sasl_client_params_t *params, sasl_out_params_t *oparams)
 {
-	const sasl_utils_t *utils = params->utils;
-	int rc;
-
 	if (params->canon_user == NULL)
 		return SASL_OK;
-	if (m->authzid != NULL && m->authzid[0] != '\0') {
-		rc = params->canon_user(utils->conn, m->authzid, 0, SASL_CU_AUTHZID, oparams);
-		if (rc != SASL_OK)
-			return rc;
-		return params->canon_user(utils->conn, m->authid, 0, SASL_CU_AUTHID, oparams);
-	}
-	return params->canon_user(utils->conn, m->authid, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID,
-				  oparams);
+	return params->canon_user(params->utils->conn, m->wire_user, 0,
+				  SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
 }
 
 /* Report a failure: one log line and the same text as the connection's
@@ -399,6 +398,23 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 		snprintf(err.msg, sizeof(err.msg),
 			 "token '%s': the user name contains a control character; fix it with: "
 			 "sasl-oauth2 edit %s --set user=MAILBOX", m->token_name, m->token_name);
+		ret = mech_fail(m, utils, SASL_BADPARAM, err.msg);
+		goto cleanup;
+	}
+
+	/*
+	 * No proxy authorization (SASL_FEAT_ALLOWS_PROXY is not advertised):
+	 * XOAUTH2 has no field for a second identity, and the providers
+	 * authorize the token's own mailbox. An authorization id the server
+	 * would never see is refused rather than silently dropped.
+	 */
+	if (m->authzid != NULL && m->authzid[0] != '\0' && strcasecmp(m->authzid, m->authid) != 0 &&
+	    strcasecmp(m->authzid, m->wire_user) != 0) {
+		snprintf(err.msg, sizeof(err.msg),
+			 "the application asks to act as '%s', but token '%s' logs in as '%s' and "
+			 "proxy authorization is not supported; leave the authorization id empty "
+			 "or set it to the mailbox", mech_has_ctl(m->authzid) ? "?" : m->authzid,
+			 m->token_name, m->wire_user);
 		ret = mech_fail(m, utils, SASL_BADPARAM, err.msg);
 		goto cleanup;
 	}
@@ -519,15 +535,15 @@ int mech_conn_step(void *conn_context, sasl_client_params_t *params,
 		ret = mech_get_credentials(m, params, prompt_need);
 		if (ret != SASL_OK)
 			break;
-		ret = mech_canon(m, params, oparams);
-		if (ret != SASL_OK) {
-			utils->seterror(utils->conn, 0, "%s: the user name '%s' was refused "
-					"by libsasl2's canon_user", mech_names[m->kind], m->authid);
-			break;
-		}
 		ret = mech_prepare(m, params);
 		if (ret != SASL_OK)
 			break;
+		ret = mech_canon(m, params, oparams);
+		if (ret != SASL_OK) {
+			utils->seterror(utils->conn, 0, "%s: the user name '%s' was refused "
+					"by libsasl2's canon_user", mech_names[m->kind], m->wire_user);
+			break;
+		}
 		if (mech_pop3_split(m, params)) {
 			/* No initial response: the client sends "AUTH XOAUTH2"
 			 * alone and the token after the server's "+". */

@@ -161,7 +161,10 @@ static void plug_free(void *glob_context, const sasl_utils_t *utils)
 /* Honest flags, as for PLAIN: the token travels in the clear and can be
  * replayed, so the mechanisms are plaintext-equivalent (no NOPLAINTEXT). */
 #define PLUG_SECURITY_FLAGS (SASL_SEC_NOANONYMOUS | SASL_SEC_PASS_CREDENTIALS)
-#define PLUG_FEATURES (SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY)
+/* No SASL_FEAT_ALLOWS_PROXY: the wire carries one identity, the token's
+ * mailbox, so an authorization id other than that cannot be honoured (see
+ * mech_prepare). */
+#define PLUG_FEATURES SASL_FEAT_WANT_CLIENT_FIRST
 
 static sasl_client_plug_t plug_list[2] = {
 	{

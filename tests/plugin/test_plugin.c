@@ -827,27 +827,51 @@ static void test_hosts(void)
 		     XO("own@example.test", "at-own"), NULL);
 }
 
+/*
+ * Proxy authorization is not offered (security review finding 13): an
+ * authzid other than the mailbox is refused, not dropped; libsasl2 reports
+ * the mailbox that went on the wire as both identities; a client that
+ * needs proxying (SASL_NEED_PROXY) is not offered these mechanisms.
+ */
 static void test_authzid(void)
 {
 	login l = { .mech = "XOAUTH2", .host = "imap.example.test",
 		    .c = { .authname = "alice@example.test", .user = "admin@example.test" } };
 	sasl_callback_t cbs[5];
 	creds c = l.c;
-	sasl_conn_t *conn = conn_new(&l, cbs, &c);
+	sasl_conn_t *conn;
 	const char *out, *mech, *u = NULL, *a = NULL;
+	char detail[512];
 	unsigned outlen;
 	int rc;
 
+	for (int i = 0; i < 2; i++) {
+		l.mech = i ? "OAUTHBEARER" : "XOAUTH2";
+		rc = failed_login(&l, detail, sizeof(detail));
+		tap_ok(rc == SASL_BADPARAM && contains(detail, "admin@example.test") &&
+		       contains(detail, "proxy authorization is not supported"),
+		       "%s: an authzid other than the mailbox is refused (rc %d): %s", l.mech, rc,
+		       detail);
+	}
+
+	/* Postfix passes its user name as authzid too: the token name. */
+	l.mech = "XOAUTH2";
+	l.c = (creds){ .authname = "work", .user = "work" };
+	c = l.c;
+	conn = conn_new(&l, cbs, &c);
 	rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech);
+	tap_ok(rc == SASL_CONTINUE && outlen > 5 && !strncmp(out, "user=alice@example.test\001", 24),
+	       "authzid equal to the authname: the token's mailbox goes on the wire");
 	rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
-	tap_ok(rc == SASL_OK, "authzid: login succeeds");
+	tap_ok(rc == SASL_OK, "authzid equal to the authname: login succeeds");
 	sasl_getprop(conn, SASL_USERNAME, (const void **)&u);
 	sasl_getprop(conn, SASL_AUTHUSER, (const void **)&a);
-	TAP_STREQ(u, "admin@example.test", "authzid: canon_user got the authorization name");
-	TAP_STREQ(a, "alice@example.test", "authzid: canon_user got the authentication name");
+	TAP_STREQ(u, "alice@example.test", "canon_user reports the mailbox sent as authorization id");
+	TAP_STREQ(a, "alice@example.test", "canon_user reports the mailbox sent as authentication id");
 	sasl_dispose(&conn);
+	free(c.secret);
 
-	l.c.user = NULL;
+	l.c = (creds){ .authname = "alice@example.test" };
 	c = l.c;
 	conn = conn_new(&l, cbs, &c);
 	rc = sasl_client_start(conn, "OAUTHBEARER", NULL, &out, &outlen, &mech);
@@ -856,8 +880,19 @@ static void test_authzid(void)
 	sasl_getprop(conn, SASL_USERNAME, (const void **)&u);
 	sasl_getprop(conn, SASL_AUTHUSER, (const void **)&a);
 	tap_ok(rc == SASL_OK && u && a && !strcmp(u, a) && !strcmp(u, "alice@example.test"),
-	       "no authzid: both identities are the authentication name");
+	       "no authzid: both identities are the mailbox");
 	sasl_dispose(&conn);
+	free(c.secret);
+
+	c = l.c;
+	make_cbs(cbs, &c);
+	conn = NULL;
+	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, SASL_NEED_PROXY, &conn);
+	if (rc == SASL_OK)
+		rc = sasl_client_start(conn, "XOAUTH2 OAUTHBEARER", NULL, &out, &outlen, &mech);
+	tap_ok(rc == SASL_NOMECH, "SASL_NEED_PROXY: neither mechanism is offered (rc %d)", rc);
+	sasl_dispose(&conn);
+	free(c.secret);
 }
 
 static void test_mechlist_and_flags(void)
