@@ -12,6 +12,9 @@ sasl_oauth2_SOURCES = \
 	helper/redirect_parse.c \
 	helper/cmd_token.c \
 	helper/cmd_status.c \
-	helper/cmd_doctor.c
-sasl_oauth2_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SASL_CFLAGS)
-sasl_oauth2_LDADD = libtokenstore.la $(JSONC_LIBS) $(SASL_LIBS)
+	helper/cmd_doctor.c \
+	helper/tls.h \
+	helper/tls.c \
+	helper/cmd_tunnel.c
+sasl_oauth2_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SASL_CFLAGS) $(SSL_CFLAGS)
+sasl_oauth2_LDADD = libtokenstore.la $(JSONC_LIBS) $(SASL_LIBS) $(SSL_LIBS)

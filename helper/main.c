@@ -32,6 +32,10 @@ static const char usage_text[] =
 	"  export [NAME...] [--with-secrets] [-o FILE]\n"
 	"  import FILE|- [--overwrite] [--dry-run]\n"
 	"  doctor                      checks plugin loading, store permissions, config, reachability\n"
+	"  tunnel NAME HOST PORT [--protocol imap|pop3] [--tls implicit|starttls|none]\n"
+	"         [--mech XOAUTH2|OAUTHBEARER] [--user MAILBOX] [--idle-timeout S]\n"
+	"                              log in with TLS and hand a pre-authenticated IMAP/POP3\n"
+	"                              session to stdin/stdout (fetchmail, isync Tunnel, mutt)\n"
 	"\n"
 	"Global options:\n"
 	"  --store DIR     token store directory (env SASL_OAUTH2_STORE)\n"
@@ -201,6 +205,43 @@ static const char help_doctor[] =
 	"offers XOAUTH2 and OAUTHBEARER, and that each token endpoint is reachable.\n"
 	"One line per check; exit 0 if all are fine, 1 otherwise.\n";
 
+static const char help_tunnel[] =
+	"Usage: sasl-oauth2 tunnel NAME HOST PORT [--protocol imap|pop3]\n"
+	"           [--tls implicit|starttls|none] [--mech XOAUTH2|OAUTHBEARER]\n"
+	"           [--user MAILBOX] [--idle-timeout SECONDS]\n"
+	"\n"
+	"For mail clients that cannot load a SASL plugin but can run a command as\n"
+	"their connection. Connects to HOST:PORT, verifies the server's TLS\n"
+	"certificate and host name (ca_bundle of the global configuration, else the\n"
+	"system's CAs), logs in with token NAME through libsasl2 and this project's\n"
+	"plugin, then hands a pre-authenticated session to standard input and\n"
+	"output (IMAP '* PREAUTH', POP3 '+OK') and copies bytes both ways until\n"
+	"either side closes.\n"
+	"\n"
+	"  --protocol P     imap or pop3 (default from PORT: 110 and 995 pop3, else imap)\n"
+	"  --tls M          implicit (TLS from the start; default, except for ports\n"
+	"                   143 and 110), starttls (STARTTLS/STLS; default for 143\n"
+	"                   and 110; refused when the server does not offer it) or\n"
+	"                   none (only to a loopback address)\n"
+	"  --mech M         XOAUTH2 (default) or OAUTHBEARER\n"
+	"  --user MAILBOX   the mailbox to log in as (default: the token's user)\n"
+	"  --idle-timeout S end the session after S seconds without traffic\n"
+	"                   (default: none, IMAP IDLE sessions last for hours)\n"
+	"\n"
+	"The plugin is loaded from $SASL_PATH, else from " PLUGINDIR ".\n"
+	"Connect, TLS handshake and each server reply during login wait at most\n"
+	"http_timeout seconds. On failure a refusal goes to standard output\n"
+	"('* BYE ...' or '-ERR ...'), one line to standard error (syslog with\n"
+	"'log: syslog'). The token is never printed.\n"
+	"\n"
+	"fetchmail:  plugin \"sasl-oauth2 tunnel NAME %h %p\" auth ssh sslproto ''\n"
+	"isync:      Tunnel \"sasl-oauth2 tunnel NAME imap.example.com 993\"\n"
+	"mutt:       set tunnel=\"sasl-oauth2 tunnel NAME imap.example.com 993\"\n"
+	"\n"
+	"Exit status: 0 the session ended (either side closed), 1 no session\n"
+	"(connection, TLS or login failed), 2 usage error, 3 the session was lost\n"
+	"(connection error or idle timeout).\n";
+
 static const cli_cmd commands[] = {
 	{ "templates", cmd_templates, help_templates },
 	{ "add", cmd_add, help_add },
@@ -215,6 +256,7 @@ static const cli_cmd commands[] = {
 	{ "export", cmd_export, help_export },
 	{ "import", cmd_import, help_import },
 	{ "doctor", cmd_doctor, help_doctor },
+	{ "tunnel", cmd_tunnel, help_tunnel },
 	{ NULL, NULL, NULL },
 };
 
