@@ -301,10 +301,14 @@ static int send_b64(tun *t, const char *prefix, const char *data, unsigned len)
 
 	if (buf == NULL)
 		return tun_seterr(t, "out of memory");
-	memcpy(buf, prefix, plen);
-	if (len == 0 && prefix) {
-		buf[plen] = '=';        /* RFC 4959/5034: an empty initial response */
-		out = 1;
+	if (plen)
+		memcpy(buf, prefix, plen);
+	if (len == 0) {
+		/* RFC 4959/5034: "=" is an empty initial response; an empty
+		 * answer to a challenge is an empty line. */
+		if (prefix)
+			buf[plen] = '=';
+		out = prefix ? 1 : 0;
 	} else if (sasl_encode64(data, len, buf + plen, cap, &out) != SASL_OK) {
 		free(buf);
 		return tun_seterr(t, "cannot encode the SASL response");

@@ -8,11 +8,14 @@ TESTS += \
 	tests/integration/test_mbsync.sh \
 	tests/integration/test_postfix.sh \
 	tests/integration/test_herd.sh \
+	tests/integration/test_tunnel.sh \
 	tests/integration/test_valgrind.sh
 EXTRA_DIST += \
 	tests/integration/env.sh \
 	tests/integration/smtp_sink.py \
 	tests/integration/tcp_record.py \
+	tests/integration/tunnel_client.py \
+	tests/integration/fake_imap_tls.py \
 	tests/integration/valgrind.supp \
 	tools/demo
 
