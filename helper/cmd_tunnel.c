@@ -41,6 +41,7 @@ enum tun_tls { TUN_TLS_IMPLICIT, TUN_TLS_STARTTLS, TUN_TLS_NONE };
 typedef struct tun {
 	const cli_global *g;
 	const char *name, *host, *port;
+	char port_buf[24];
 	enum tun_proto proto;
 	enum tun_tls tls;
 	const char *mech;
@@ -53,6 +54,7 @@ typedef struct tun {
 	int verbose;
 	tls_conn c;
 	sasl_conn_t *sasl;
+	sasl_secret_t *pass;        /* what SASL_CB_PASS answers: the token name */
 	char *caps;                 /* IMAP capabilities (space separated), NULL unknown */
 	bool rejected;              /* the server refused the token */
 	bool challenged;            /* it sent an error challenge: the plugin marked the token */
@@ -180,19 +182,19 @@ static int cb_simple(void *context, int id, const char **result, unsigned *len)
  * no token ever passes through libsasl2's callbacks. */
 static int cb_pass(sasl_conn_t *conn, void *context, int id, sasl_secret_t **psecret)
 {
-	static sasl_secret_t *secret;
-	const tun *t = context;
+	tun *t = context;
 	size_t n = strlen(t->name);
 
 	(void)conn;
 	(void)id;
-	free(secret);
-	secret = malloc(sizeof(sasl_secret_t) + n + 1);
-	if (secret == NULL)
-		return SASL_NOMEM;
-	secret->len = n;
-	memcpy(secret->data, t->name, n + 1);
-	*psecret = secret;
+	if (t->pass == NULL) {
+		t->pass = malloc(sizeof(sasl_secret_t) + n + 1);
+		if (t->pass == NULL)
+			return SASL_NOMEM;
+		t->pass->len = n;
+		memcpy(t->pass->data, t->name, n + 1);
+	}
+	*psecret = t->pass;
 	return SASL_OK;
 }
 
@@ -593,7 +595,7 @@ static int pop3_login(tun *t)
 	for (;;) {
 		if (read_line(t, &line, &len) < 0)
 			return -1;
-		if (line[0] == '+' && line[1] != 'O') {
+		if (line[0] == '+' && (line[1] == ' ' || line[1] == '\0')) {
 			const char *b = line[1] == ' ' ? line + 2 : line + 1;
 
 			if (sasl_answer(t, b, strlen(b)) < 0)
@@ -695,12 +697,13 @@ static int relay_from_server(tun *t, relay *r)
 
 static int relay_to_server(tun *t, relay *r)
 {
+	bool ww;
 	ssize_t n;
 
 	while (r->up.len > 0) {
-		n = tls_write_some(&t->c, r->up.data + r->up.off, r->up.len, &r->wr_wr, &t->err);
+		n = tls_write_some(&t->c, r->up.data + r->up.off, r->up.len, &ww, &t->err);
 		if (n == TLS_AGAIN) {
-			r->wr_wr = !r->wr_wr;   /* tls_write_some: true means "wants write" */
+			r->wr_wr = !ww;
 			return 0;
 		}
 		if (n < 0)
@@ -752,13 +755,17 @@ static int relay_run(tun *t)
 		}
 		if ((r->srv_eof && r->down.len == 0) || r->client_gone)
 			break;
-		p[0] = (struct pollfd){ STDIN_FILENO, (!r->in_eof && rb_free(&r->up)) ? POLLIN : 0, 0 };
-		p[1] = (struct pollfd){ STDOUT_FILENO, r->down.len ? POLLOUT : 0, 0 };
+		/* A descriptor with nothing to wait for is left out (fd -1):
+		 * its POLLHUP would otherwise wake every poll. */
+		p[0] = (struct pollfd){ !r->in_eof && rb_free(&r->up) ? STDIN_FILENO : -1, POLLIN, 0 };
+		p[1] = (struct pollfd){ r->down.len ? STDOUT_FILENO : -1, POLLOUT, 0 };
 		p[2] = (struct pollfd){ t->c.fd, 0, 0 };
 		if (!r->srv_eof && rb_free(&r->down))
 			p[2].events |= r->rd_ww ? POLLOUT : POLLIN;
 		if (r->up.len)
 			p[2].events |= r->wr_wr ? POLLIN : POLLOUT;
+		if (p[2].events == 0)
+			p[2].fd = -1;
 		ms = -1;
 		if (t->idle_s > 0)
 			ms = (int)(t->idle_s * 1000);
@@ -795,6 +802,26 @@ out:
 
 /* ---------------------------------------------------------------------- */
 /* The command                                                              */
+
+/* A port number, or the service name fetchmail's %p gives when its poll
+ * entry has no port; -1 when neither. */
+static long port_number(const char *s)
+{
+	static const struct { const char *name; long port; } services[] = {
+		{ "imap", 143 }, { "imaps", 993 }, { "pop3", 110 }, { "pop3s", 995 },
+	};
+	char *end;
+	long port;
+	size_t i;
+
+	for (i = 0; i < sizeof services / sizeof services[0]; i++)
+		if (strcasecmp(s, services[i].name) == 0)
+			return services[i].port;
+	port = strtol(s, &end, 10);
+	if (*s == '\0' || *end || port < 1 || port > 65535)
+		return -1;
+	return port;
+}
 
 static int parse_opts(tun *t, int argc, char **argv)
 {
@@ -844,12 +871,14 @@ static int parse_opts(tun *t, int argc, char **argv)
 	t->name = p.pos[0];
 	t->host = p.pos[1];
 	t->port = p.pos[2];
-	port = strtol(t->port, &end, 10);
-	if (*t->port == '\0' || *end || port < 1 || port > 65535) {
-		rc = cli_usage_error("tunnel", "PORT must be a number from 1 to 65535, not '%s'",
-				     t->port);
+	port = port_number(t->port);
+	if (port < 1) {
+		rc = cli_usage_error("tunnel", "PORT must be a number from 1 to 65535 or one of "
+				     "imap, imaps, pop3, pop3s, not '%s'", t->port);
 		goto out;
 	}
+	snprintf(t->port_buf, sizeof t->port_buf, "%ld", port);
+	t->port = t->port_buf;
 	if (t->mech == NULL) {
 		rc = cli_usage_error("tunnel", "--mech is XOAUTH2 or OAUTHBEARER");
 		goto out;
@@ -962,6 +991,7 @@ cleanup:
 	sasl_client_done();
 	tls_close(&t.c);
 	free(t.caps);
+	free(t.pass);
 	free(t.user);
 	ts_ctx_close(ctx);
 	return rc;

@@ -141,9 +141,8 @@ int tls_connect(tls_conn *c, const char *host, const char *port, int timeout_s,
 			last = EPERM;
 			continue;
 		}
-		if (connect_one(&c->fd, ai, deadline) == 0) {
+		if (connect_one(&c->fd, ai, deadline) == 0)
 			break;
-		}
 		last = errno;
 	}
 	freeaddrinfo(res);

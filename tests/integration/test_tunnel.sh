@@ -209,6 +209,31 @@ else
 	not_ok "a bad --tls is a usage error (exit $rc)"; diag "$(cat "$T/usage.err")"
 fi
 
+"$HELPER" tunnel alice 127.0.0.1 imapx </dev/null >/dev/null 2>"$T/usage2.err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "PORT must be a number from 1 to 65535 or one of imap" "$T/usage2.err"; then
+	ok "a PORT that is neither a number nor imap/imaps/pop3/pop3s is a usage error"
+else
+	not_ok "a bad PORT is a usage error (exit $rc)"; diag "$(cat "$T/usage2.err")"
+fi
+
+# --idle-timeout ends a silent session (exit 3, reason on stderr); without
+# it the same silence is fine.
+sleep 4 | "$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" --idle-timeout 1 >"$T/idle.out" 2>"$T/idle.err"
+rc=$?
+if [ $rc -eq 3 ] && grep -q '^\* PREAUTH' "$T/idle.out" && grep -q 'no traffic for 1 s' "$T/idle.err"; then
+	ok "--idle-timeout 1 ends a silent session with exit 3"
+else
+	not_ok "--idle-timeout 1 ends a silent session with exit 3 (exit $rc)"; diag "$(cat "$T/idle.err")"
+fi
+(sleep 2; printf 'a1 LOGOUT\r\n'; sleep 1) | "$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" >"$T/noidle.out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^a1 OK' "$T/noidle.out"; then
+	ok "without --idle-timeout a silent session stays open"
+else
+	not_ok "without --idle-timeout a silent session stays open (exit $rc)"; diag "$(cat "$T/noidle.out")"
+fi
+
 # A server that drops the connection during the login, and one that drops
 # it after the login (no TLS close_notify).
 fake_start() {
