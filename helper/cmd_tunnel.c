@@ -89,12 +89,13 @@ static void tun_report(const tun *t, const char *msg)
 static void tun_refuse(const tun *t, const char *msg)
 {
 	char line[TS_ERRMSG_MAX + 64];
+	size_t room = sizeof line - 2;  /* CRLF always fits */
 
 	if (t->proto == TUN_IMAP)
-		snprintf(line, sizeof line, "* BYE %ssasl-oauth2 tunnel: %s",
+		snprintf(line, room, "* BYE %ssasl-oauth2 tunnel: %s",
 			 t->rejected ? "[AUTHENTICATIONFAILED] " : "", msg);
 	else
-		snprintf(line, sizeof line, "-ERR %ssasl-oauth2 tunnel: %s",
+		snprintf(line, room, "-ERR %ssasl-oauth2 tunnel: %s",
 			 t->rejected ? "[AUTH] " : "", msg);
 	one_line(line);
 	strcat(line, "\r\n");
@@ -508,7 +509,9 @@ static int imap_session(tun *t)
 	if (imap_greeting(t) < 0)
 		return -1;
 	if (t->tls == TUN_TLS_STARTTLS) {
-		if (imap_capability(t, "S1") < 0)
+		/* Capabilities in clear decide only whether to go on: a
+		 * missing STARTTLS fails closed. */
+		if (t->caps == NULL && imap_capability(t, "S1") < 0)
 			return -1;
 		if (!has_word(t->caps, "STARTTLS"))
 			return tun_seterr(t, "the server does not offer STARTTLS; use --tls implicit "

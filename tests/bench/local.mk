@@ -5,5 +5,5 @@ EXTRA_PROGRAMS += tests/bench/bench_access
 tests_bench_bench_access_SOURCES = tests/bench/bench_access.c
 tests_bench_bench_access_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
 tests_bench_bench_access_LDADD = libtokenstore.la $(JSONC_LIBS)
-EXTRA_DIST += tests/bench/run.sh
+EXTRA_DIST += tests/bench/run.sh tests/bench/tunnel.sh tests/bench/tunnel_bench.py
 CLEANFILES += tests/bench/bench_access$(EXEEXT)

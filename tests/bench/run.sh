@@ -27,4 +27,5 @@ if ! h add bench --template generic --client-id confidential-client --client-sec
 	exit 1
 fi
 echo "sasl-oauth2 benchmark: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs, store in $T"
-"$BENCH" --dir "$T" --url "$OAUTH_URL" --store "$S" --token bench --seconds "${BENCH_SECONDS:-1}"
+"$BENCH" --dir "$T" --url "$OAUTH_URL" --store "$S" --token bench --seconds "${BENCH_SECONDS:-1}" || exit 1
+sh "$top_srcdir/tests/bench/tunnel.sh"
