@@ -4,7 +4,8 @@
 # tests/oauth/fuzz_token_response, their committed corpora replay as TAP
 # tests in `make check`. `make fuzz` runs every fuzz target under libFuzzer
 # (tools/fuzz; FUZZ_SECONDS per target, default 60).
-fuzz_replay_tests = tests/fuzz/fuzz_redirect tests/fuzz/fuzz_challenge
+fuzz_replay_tests = tests/fuzz/fuzz_redirect tests/fuzz/fuzz_challenge \
+	tests/fuzz/fuzz_service_account
 
 check_PROGRAMS += $(fuzz_replay_tests)
 TESTS += $(fuzz_replay_tests)
@@ -24,6 +25,12 @@ tests_fuzz_fuzz_challenge_CPPFLAGS = $(fuzz_cppflags) -I$(top_srcdir)/plugin \
 	-DFUZZ_CORPUS='"tests/fuzz/corpus/challenge"'
 tests_fuzz_fuzz_challenge_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_fuzz_fuzz_challenge_LDADD = $(JSONC_LIBS)
+
+tests_fuzz_fuzz_service_account_SOURCES = tests/fuzz/fuzz_service_account.c
+tests_fuzz_fuzz_service_account_CPPFLAGS = $(fuzz_cppflags) -I$(top_srcdir)/tokenstore \
+	-DFUZZ_CORPUS='"tests/fuzz/corpus/service_account"'
+tests_fuzz_fuzz_service_account_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_fuzz_fuzz_service_account_LDADD = libtokenstore.la $(JSONC_LIBS) $(CRYPTO_LIBS)
 
 FUZZ_SECONDS = 60
 fuzz:

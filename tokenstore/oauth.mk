@@ -4,5 +4,7 @@ ts_oauth_sources = \
 	tokenstore/oauth_http_p.h \
 	tokenstore/oauth_http.c \
 	tokenstore/pkce.c \
+	tokenstore/jose.h \
+	tokenstore/jose.c \
 	tokenstore/grants.c \
 	tokenstore/refresh.c

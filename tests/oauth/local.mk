@@ -16,3 +16,10 @@ tests_oauth_oauth_driver_LDADD = $(oauth_test_ldadd)
 TESTS += tests/oauth/test_pkce tests/oauth/test_token_parse \
 	tests/oauth/fuzz_token_response tests/oauth/test_grants.sh
 EXTRA_DIST += tests/oauth/corpus
+
+# JOSE: fixed vectors made with the openssl command line (tests/oauth/jose/).
+check_PROGRAMS += tests/oauth/test_jose
+tests_oauth_test_jose_SOURCES = tests/oauth/test_jose.c
+tests_oauth_test_jose_LDADD = $(oauth_test_ldadd)
+TESTS += tests/oauth/test_jose
+EXTRA_DIST += tests/oauth/jose
