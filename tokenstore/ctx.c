@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keys_p.h"
 #include "ts_p.h"
 
 #ifndef SYSCONFDIR
@@ -50,6 +51,7 @@ struct ts_ctx {
 	void *log_arg;
 	ctx_secret *secrets;        /* preload_secrets: one per distinct path */
 	size_t nsecrets;
+	ts_keycache *keys;          /* preload_secrets: key files (keys.c) */
 	bool have_root;             /* root_dev/root_ino: "/" when opened */
 	dev_t root_dev;
 	ino_t root_ino;
@@ -187,6 +189,8 @@ static int ctx_preload_secrets(ts_ctx *ctx, ts_error *err)
 		if (c != NULL && c->client_secret == NULL && c->client_secret_file != NULL &&
 		    ctx_secret_find(ctx, c->client_secret_file) == NULL)
 			rc = ctx_secret_add(ctx, names.v[i], c->client_secret_file, err);
+		if (c != NULL && rc == TS_OK)
+			rc = ts_keycache_add_token(&ctx->keys, ctx, c, err);
 		ts_token_config_free(c);
 		if (rc != TS_OK)
 			break;
@@ -307,6 +311,7 @@ void ts_ctx_close(ts_ctx *ctx)
 		free(ctx->secrets[i].fail);
 	}
 	free(ctx->secrets);
+	ts_keycache_free(ctx->keys);
 	ts_global_config_free(ctx->cfg);
 	ts_store_close(ctx->store);
 	free(ctx->store_path);
@@ -315,6 +320,16 @@ void ts_ctx_close(ts_ctx *ctx)
 		close(ctx->templates_fd);
 	free(ctx->ca);
 	free(ctx);
+}
+
+const ts_keycache *ts_ctx_keycache(const ts_ctx *ctx)
+{
+	return ctx ? ctx->keys : NULL;
+}
+
+bool ts_ctx_in_chroot(const ts_ctx *ctx)
+{
+	return ctx_chrooted(ctx);
 }
 
 const ts_global_config *ts_ctx_config(const ts_ctx *ctx)
@@ -432,6 +447,10 @@ int ts_token_resolve(ts_token_effective **out, ts_ctx *ctx, const ts_token_confi
 	if (e->client_secret == NULL && c->client_secret_file != NULL &&
 	    (rc = ctx_client_secret(&e->client_secret, ctx, c->name ? c->name : "?",
 				    c->client_secret_file, err)) != TS_OK) {
+		ts_token_effective_free(e);
+		return rc;
+	}
+	if ((rc = ts_keys_resolve(e, ctx, c, err)) != TS_OK) {
 		ts_token_effective_free(e);
 		return rc;
 	}

@@ -7,10 +7,12 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "jose.h"
 #include "oauth_http_p.h"
 
 static const char *tname(const ts_token_effective *eff)
@@ -214,6 +216,41 @@ int oa2_client_credentials(oa2_token_response **out, ts_ctx *ctx, const ts_token
 		oa2_buf_clear(&f);
 		return nomem(err, eff);
 	}
+	return oa2_token_request(out, NULL, ctx, eff, &f, 0, err);
+}
+
+int oa2_jwt_bearer(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		   const char *mailbox, ts_error *err)
+{
+	char what[TS_NAME_MAX + 64];
+	char *scope = NULL, *jwt = NULL;
+	oa2_buf f = { 0 };
+	int rc;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "token '%s': field 'service_account_file'", eff->name);
+	if (eff->client_key == NULL || eff->assertion_issuer == NULL)
+		return ts_error_set(err, TS_ECONFIG, "%s: no key was read; set service_account_file",
+				    what);
+	if (mailbox == NULL || *mailbox == '\0')
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s': the jwt_bearer flow needs the mailbox to act for; set user or give --user",
+				    eff->name);
+	if (eff->scope.n > 0 && (scope = ts_strlist_join(&eff->scope, " ")) == NULL)
+		return nomem(err, eff);
+	rc = jose_assertion(&jwt, eff->client_key, strlen(eff->client_key), what, eff->client_key_id,
+			    NULL, NULL, eff->assertion_issuer, mailbox, eff->token_url, scope, ts_now(),
+			    err);
+	free(scope);
+	if (rc != TS_OK)
+		return rc;
+	if (oa2_form_add(&f, "grant_type", OA2_JWT_BEARER_GRANT) != TS_OK ||
+	    oa2_form_add(&f, "assertion", jwt) != TS_OK) {
+		ts_free_secret(jwt);
+		oa2_buf_clear(&f);
+		return nomem(err, eff);
+	}
+	ts_free_secret(jwt);
 	return oa2_token_request(out, NULL, ctx, eff, &f, 0, err);
 }
 

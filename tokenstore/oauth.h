@@ -99,6 +99,14 @@ int oa2_device_wait(oa2_token_response **out, ts_ctx *ctx, const ts_token_effect
 int oa2_client_credentials(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
 			   ts_error *err);
 
+/* RFC 7523 2.1: grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer with
+ * an assertion signed by the service account's key, whose sub is `mailbox`
+ * (the account the token acts for) and whose scope claim is the token's
+ * scope. TS_EINVAL when `mailbox` is empty; otherwise as refresh. */
+#define OA2_JWT_BEARER_GRANT "urn:ietf:params:oauth:grant-type:jwt-bearer"
+int oa2_jwt_bearer(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
+		   const char *mailbox, ts_error *err);
+
 /* grant_type=refresh_token. invalid_grant is TS_EGRANT; invalid_client,
  * unauthorized_client, unsupported_grant_type, invalid_scope are TS_ECONFIG;
  * network failures, timeouts, 5xx and malformed answers are TS_ENET. */

@@ -6,5 +6,7 @@ ts_oauth_sources = \
 	tokenstore/pkce.c \
 	tokenstore/jose.h \
 	tokenstore/jose.c \
+	tokenstore/keys_p.h \
+	tokenstore/keys.c \
 	tokenstore/grants.c \
 	tokenstore/refresh.c

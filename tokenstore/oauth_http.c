@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "jose.h"
 #include "oauth_http_p.h"
 
 /* Ten years: a longer access token lifetime is a broken server. */
@@ -357,6 +358,35 @@ static int curl_failure(ts_error *err, CURLcode cc, const struct sink *s, const 
 			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
+/*
+ * RFC 7523 2.2 client authentication: client_id, client_assertion_type and
+ * a fresh assertion signed with the token's key (iss = sub = client_id,
+ * aud = the token endpoint, whichever endpoint this request goes to).
+ */
+static int client_assertion_add(oa2_buf *form, const ts_token_effective *eff, const char *tk,
+				ts_error *err)
+{
+	char what[TS_NAME_MAX + 64];
+	char *jwt = NULL;
+	int rc;
+
+	snprintf(what, sizeof(what), "%sfield 'client_key_file'", tk);
+	if (eff->client_key == NULL)
+		return ts_error_set(err, TS_ECONFIG, "%s: no key was read; set client_key_file", what);
+	rc = jose_assertion(&jwt, eff->client_key, strlen(eff->client_key), what, NULL,
+			    eff->client_x5t, eff->client_x5t256, eff->client_id, eff->client_id,
+			    eff->token_url, NULL, ts_now(), err);
+	if (rc != TS_OK)
+		return rc;
+	if (oa2_form_add(form, "client_id", eff->client_id ? eff->client_id : "") != TS_OK ||
+	    oa2_form_add(form, "client_assertion_type",
+			 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") != TS_OK ||
+	    oa2_form_add(form, "client_assertion", jwt) != TS_OK)
+		rc = ts_error_set(err, TS_ENOMEM, "%sout of memory adding the client assertion", tk);
+	ts_free_secret(jwt);
+	return rc;
+}
+
 /* One request. form == NULL means GET. */
 static int http_request(oa2_http_result *out, ts_ctx *ctx, const ts_token_effective *eff,
 			const char *token, const char *what, const char *url, oa2_buf *form,
@@ -405,8 +435,13 @@ static int http_request(oa2_http_result *out, ts_ctx *ctx, const ts_token_effect
 				goto nomem;
 			break;
 		case TS_CLIENT_AUTH_NONE:
-			if (oa2_form_add(form, "client_id", id) != TS_OK)
+			/* A jwt-bearer grant may have no client at all. */
+			if (eff->client_id != NULL && oa2_form_add(form, "client_id", id) != TS_OK)
 				goto nomem;
+			break;
+		case TS_CLIENT_AUTH_PRIVATE_KEY_JWT:
+			if ((rc = client_assertion_add(form, eff, tk, err)) != TS_OK)
+				goto cleanup;
 			break;
 		case TS_CLIENT_AUTH_BASIC:
 		case TS_CLIENT_AUTH_UNSET:

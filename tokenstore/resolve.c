@@ -29,6 +29,11 @@ void ts_token_effective_free(ts_token_effective *e)
 	free(e->user);
 	free(e->client_id);
 	ts_free_secret(e->client_secret);
+	ts_free_secret(e->client_key);
+	free(e->client_key_id);
+	free(e->client_x5t);
+	free(e->client_x5t256);
+	free(e->assertion_issuer);
 	free(e->tenant);
 	free(e->auth_url);
 	free(e->token_url);
@@ -150,6 +155,46 @@ static int read_secret_file(char **out, const char *name, const char *path, ts_e
 	return TS_OK;
 }
 
+/*
+ * The keys that replace a client secret. client_auth: private_key_jwt needs
+ * client_key_file, which alone implies it; flow: jwt_bearer needs
+ * service_account_file. The files themselves are read by the context.
+ */
+static int resolve_key_auth(ts_token_effective *e, const ts_token_config *c, const char *name,
+			    bool have_secret, ts_error *err)
+{
+	if (e->flow == TS_FLOW_JWT_BEARER) {
+		if (c->service_account_file == NULL)
+			return ts_error_set(err, TS_EINVAL,
+					    "token '%s': flow 'jwt_bearer' needs field 'service_account_file'; set it to the service account's JSON key (0600)",
+					    name);
+		if (c->client_key_file != NULL || c->client_auth == TS_CLIENT_AUTH_PRIVATE_KEY_JWT)
+			return ts_error_set(err, TS_EINVAL,
+					    "token '%s': flow 'jwt_bearer' signs with the key in service_account_file; remove client_key_file and client_auth",
+					    name);
+		e->client_auth = TS_CLIENT_AUTH_NONE;
+		return TS_OK;
+	}
+	if (c->service_account_file != NULL)
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s': field 'service_account_file' is only used by flow 'jwt_bearer'; set flow: jwt_bearer or remove it",
+				    name);
+	if (c->client_auth == TS_CLIENT_AUTH_PRIVATE_KEY_JWT ||
+	    (c->client_auth == TS_CLIENT_AUTH_UNSET && c->client_key_file != NULL && !have_secret)) {
+		if (c->client_key_file == NULL)
+			return ts_error_set(err, TS_EINVAL,
+					    "token '%s': field 'client_auth' is 'private_key_jwt' but client_key_file is not set; set it to the PEM private key whose certificate is registered with the provider",
+					    name);
+		e->client_auth = TS_CLIENT_AUTH_PRIVATE_KEY_JWT;
+		return TS_OK;
+	}
+	if (c->client_key_file != NULL || c->client_cert_file != NULL)
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s': field '%s' is only used with client_auth: private_key_jwt; set that, or remove the field",
+				    name, c->client_key_file ? "client_key_file" : "client_cert_file");
+	return TS_OK;
+}
+
 /* Effective URL: token value, else template value; substitute {tenant}; check. */
 static int pick_url(char **out, const char *name, const char *key, const char *mine,
 		    const char *tpl, const char *tenant, ts_error *err)
@@ -246,7 +291,12 @@ int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, con
 			goto cleanup;
 	}
 	have_secret = c->client_secret != NULL || c->client_secret_file != NULL;
-	if (c->client_auth != TS_CLIENT_AUTH_UNSET) {
+	if ((rc = resolve_key_auth(e, c, name, have_secret, err)) != TS_OK)
+		goto cleanup;
+	if (e->client_auth == TS_CLIENT_AUTH_PRIVATE_KEY_JWT || e->flow == TS_FLOW_JWT_BEARER) {
+		/* The key authenticates the client: no secret needed. */
+		have_secret = true;
+	} else if (c->client_auth != TS_CLIENT_AUTH_UNSET) {
 		e->client_auth = c->client_auth;
 		if (e->client_auth != TS_CLIENT_AUTH_NONE && !have_secret) {
 			rc = ts_error_set(err, TS_EINVAL,
@@ -259,14 +309,14 @@ int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, con
 	} else {
 		e->client_auth = t->client_auth ? t->client_auth : TS_CLIENT_AUTH_BASIC;
 	}
-	/* Required fields. */
-	if (e->client_id == NULL) {
+	/* Required fields. A service account's key file names its issuer. */
+	if (e->client_id == NULL && e->flow != TS_FLOW_JWT_BEARER) {
 		rc = ts_error_set(err, TS_EINVAL,
 				  "token '%s': field 'client_id' is missing; set it to the application (client) id registered with the provider",
 				  name);
 		goto cleanup;
 	}
-	if (e->token_url == NULL) {
+	if (e->token_url == NULL && c->service_account_file == NULL) {
 		rc = ts_error_set(err, TS_EINVAL,
 				  "token '%s': field 'token_url' is missing; set token_url (the template '%s' has none)",
 				  name, c->template_name ? c->template_name : "(none)");
@@ -286,7 +336,7 @@ int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, con
 	}
 	if (e->flow == TS_FLOW_CLIENT_CREDENTIALS && !have_secret) {
 		rc = ts_error_set(err, TS_EINVAL,
-				  "token '%s': the client_credentials flow needs a client secret; set client_secret_file",
+				  "token '%s': the client_credentials flow needs a client secret or key; set client_secret_file, or client_key_file with client_auth: private_key_jwt",
 				  name);
 		goto cleanup;
 	}

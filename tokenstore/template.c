@@ -146,12 +146,12 @@ static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error
 			rc = v->type == YAML_SCALAR_NODE && ts_client_auth_parse(&t->client_auth, s) == 0
 				     ? TS_OK
 				     : ts_yerr(err, TS_EINVAL, d, v, key,
-					       "'%.64s' is not allowed; use basic, post or none", s);
+					       "'%.64s' is not allowed; use basic, post, none or private_key_jwt", s);
 		else if (strcmp(key, "flow") == 0)
 			rc = v->type == YAML_SCALAR_NODE && ts_flow_parse(&t->flow, s) == 0
 				     ? TS_OK
 				     : ts_yerr(err, TS_EINVAL, d, v, key,
-					       "'%.64s' is not a flow; use authorization_code, device_code or client_credentials",
+					       "'%.64s' is not a flow; use authorization_code, device_code, client_credentials or jwt_bearer",
 					       s);
 		else
 			rc = ts_yerr(err, TS_EINVAL, d, k, key, "unknown key; valid keys are: %s", tpl_keys);

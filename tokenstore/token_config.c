@@ -44,6 +44,9 @@ void ts_token_config_free(ts_token_config *c)
 	free(c->client_id);
 	ts_free_secret(c->client_secret);
 	free(c->client_secret_file);
+	free(c->client_key_file);
+	free(c->client_cert_file);
+	free(c->service_account_file);
 	free(c->tenant);
 	free(c->auth_url);
 	free(c->token_url);
@@ -76,6 +79,9 @@ int ts_token_config_dup(ts_token_config **out, const ts_token_config *c, ts_erro
 	    ts_strdup_to(&n->user, c->user, NULL) || ts_strdup_to(&n->client_id, c->client_id, NULL) ||
 	    ts_strdup_to(&n->client_secret, c->client_secret, NULL) ||
 	    ts_strdup_to(&n->client_secret_file, c->client_secret_file, NULL) ||
+	    ts_strdup_to(&n->client_key_file, c->client_key_file, NULL) ||
+	    ts_strdup_to(&n->client_cert_file, c->client_cert_file, NULL) ||
+	    ts_strdup_to(&n->service_account_file, c->service_account_file, NULL) ||
 	    ts_strdup_to(&n->tenant, c->tenant, NULL) || ts_strdup_to(&n->auth_url, c->auth_url, NULL) ||
 	    ts_strdup_to(&n->token_url, c->token_url, NULL) ||
 	    ts_strdup_to(&n->device_url, c->device_url, NULL) ||
@@ -141,7 +147,7 @@ static int check_text(const char *s, char *why, size_t whylen)
 }
 
 static const char set_keys[] =
-	"user, users, client_id, client_secret, client_secret_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, hosts, client_auth, auth_params.NAME";
+	"user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, hosts, client_auth, auth_params.NAME";
 
 int ts_token_config_set(ts_token_config *c, const char *key, const char *value, ts_error *err)
 {
@@ -165,6 +171,12 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		return set_str(&c->client_secret, key, value, true, check_text, err);
 	if (strcmp(key, "client_secret_file") == 0)
 		return set_str(&c->client_secret_file, key, value, false, ts_check_abspath, err);
+	if (strcmp(key, "client_key_file") == 0)
+		return set_str(&c->client_key_file, key, value, false, ts_check_abspath, err);
+	if (strcmp(key, "client_cert_file") == 0)
+		return set_str(&c->client_cert_file, key, value, false, ts_check_abspath, err);
+	if (strcmp(key, "service_account_file") == 0)
+		return set_str(&c->service_account_file, key, value, false, ts_check_abspath, err);
 	if (strcmp(key, "tenant") == 0)
 		return set_str(&c->tenant, key, value, false, ts_check_tenant, err);
 	if (strcmp(key, "auth_url") == 0)
@@ -184,7 +196,7 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		}
 		if (ts_flow_parse(&c->flow, value) != 0)
 			return ts_error_set(err, TS_EINVAL,
-					    "field 'flow': '%.64s' is not a flow; use authorization_code, device_code or client_credentials",
+					    "field 'flow': '%.64s' is not a flow; use authorization_code, device_code, client_credentials or jwt_bearer",
 					    value);
 		return TS_OK;
 	}
@@ -206,7 +218,7 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		}
 		if (ts_client_auth_parse(&c->client_auth, value) != 0)
 			return ts_error_set(err, TS_EINVAL,
-					    "field 'client_auth': '%.64s' is not allowed; use basic, post or none",
+					    "field 'client_auth': '%.64s' is not allowed; use basic, post, none or private_key_jwt",
 					    value);
 		return TS_OK;
 	}

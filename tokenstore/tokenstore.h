@@ -116,6 +116,7 @@ typedef enum ts_flow {
 	TS_FLOW_AUTHORIZATION_CODE,
 	TS_FLOW_DEVICE_CODE,
 	TS_FLOW_CLIENT_CREDENTIALS,
+	TS_FLOW_JWT_BEARER,         /* RFC 7523 2.1 (Google service accounts) */
 } ts_flow;
 
 typedef enum ts_validity {
@@ -130,6 +131,7 @@ typedef enum ts_client_auth {
 	TS_CLIENT_AUTH_BASIC,       /* HTTP Basic with client_id:client_secret */
 	TS_CLIENT_AUTH_POST,        /* client_id and client_secret in the body */
 	TS_CLIENT_AUTH_NONE,        /* public client: client_id in the body only */
+	TS_CLIENT_AUTH_PRIVATE_KEY_JWT, /* RFC 7523 2.2 client assertion */
 } ts_client_auth;
 
 enum ts_notify_event {
@@ -249,6 +251,9 @@ typedef struct ts_token_config {
 	char *client_id;
 	char *client_secret;        /* secret */
 	char *client_secret_file;
+	char *client_key_file;      /* private_key_jwt: PEM private key */
+	char *client_cert_file;     /* private_key_jwt: PEM certificate (x5t) */
+	char *service_account_file; /* jwt_bearer: Google's JSON key */
 	char *tenant;
 	ts_flow flow;
 	char *auth_url;
@@ -301,6 +306,11 @@ typedef struct ts_token_effective {
 	char *user;
 	char *client_id;
 	char *client_secret;        /* secret; NULL for public clients */
+	char *client_key;           /* secret: PEM (private_key_jwt, jwt_bearer) */
+	char *client_key_id;        /* "kid" of a service account key; NULL if none */
+	char *client_x5t;           /* thumbprints of client_cert_file; NULL if none */
+	char *client_x5t256;
+	char *assertion_issuer;     /* jwt_bearer: the service account's client_email */
 	char *tenant;
 	ts_flow flow;
 	char *auth_url;

@@ -315,6 +315,7 @@ const char *ts_flow_str(ts_flow f)
 	case TS_FLOW_AUTHORIZATION_CODE: return "authorization_code";
 	case TS_FLOW_DEVICE_CODE: return "device_code";
 	case TS_FLOW_CLIENT_CREDENTIALS: return "client_credentials";
+	case TS_FLOW_JWT_BEARER: return "jwt_bearer";
 	case TS_FLOW_UNSET: break;
 	}
 	return "unset";
@@ -337,6 +338,7 @@ const char *ts_client_auth_str(ts_client_auth a)
 	case TS_CLIENT_AUTH_BASIC: return "basic";
 	case TS_CLIENT_AUTH_POST: return "post";
 	case TS_CLIENT_AUTH_NONE: return "none";
+	case TS_CLIENT_AUTH_PRIVATE_KEY_JWT: return "private_key_jwt";
 	case TS_CLIENT_AUTH_UNSET: break;
 	}
 	return "unset";
@@ -355,7 +357,7 @@ const char *ts_notify_event_str(unsigned ev)
 int ts_flow_parse(ts_flow *out, const char *s)
 {
 	static const ts_flow all[] = { TS_FLOW_AUTHORIZATION_CODE, TS_FLOW_DEVICE_CODE,
-				       TS_FLOW_CLIENT_CREDENTIALS };
+				       TS_FLOW_CLIENT_CREDENTIALS, TS_FLOW_JWT_BEARER };
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -385,7 +387,7 @@ int ts_validity_parse(ts_validity *out, const char *s)
 int ts_client_auth_parse(ts_client_auth *out, const char *s)
 {
 	static const ts_client_auth all[] = { TS_CLIENT_AUTH_BASIC, TS_CLIENT_AUTH_POST,
-					      TS_CLIENT_AUTH_NONE };
+					      TS_CLIENT_AUTH_NONE, TS_CLIENT_AUTH_PRIVATE_KEY_JWT };
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {

@@ -628,7 +628,7 @@ int ts_global_config_parse(ts_global_config **out, const char *buf, size_t len,
 /* Token configuration                                                      */
 
 static const char token_keys[] =
-	"name, template, user, users, client_id, client_secret, client_secret_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers, hosts, client_auth, auth_params";
+	"name, template, user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers, hosts, client_auth, auth_params";
 
 struct tok_arg {
 	ts_token_config *c;
@@ -696,6 +696,12 @@ static int tok_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml
 		return tok_str(&c->client_secret, d, v, key, true, check_nonempty, err);
 	if (strcmp(key, "client_secret_file") == 0)
 		return tok_str(&c->client_secret_file, d, v, key, false, ts_check_abspath, err);
+	if (strcmp(key, "client_key_file") == 0)
+		return tok_str(&c->client_key_file, d, v, key, false, ts_check_abspath, err);
+	if (strcmp(key, "client_cert_file") == 0)
+		return tok_str(&c->client_cert_file, d, v, key, false, ts_check_abspath, err);
+	if (strcmp(key, "service_account_file") == 0)
+		return tok_str(&c->service_account_file, d, v, key, false, ts_check_abspath, err);
 	if (strcmp(key, "tenant") == 0)
 		return tok_str(&c->tenant, d, v, key, false, ts_check_tenant, err);
 	if (strcmp(key, "auth_url") == 0)
@@ -711,7 +717,7 @@ static int tok_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml
 	if (strcmp(key, "flow") == 0) {
 		if (v->type != YAML_SCALAR_NODE || ts_flow_parse(&c->flow, s) != 0)
 			return ts_yerr(err, TS_EINVAL, d, v, key,
-				       "'%.64s' is not a flow; use authorization_code, device_code or client_credentials",
+				       "'%.64s' is not a flow; use authorization_code, device_code, client_credentials or jwt_bearer",
 				       s);
 		return TS_OK;
 	}
@@ -724,7 +730,7 @@ static int tok_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml
 	if (strcmp(key, "client_auth") == 0) {
 		if (v->type != YAML_SCALAR_NODE || ts_client_auth_parse(&c->client_auth, s) != 0)
 			return ts_yerr(err, TS_EINVAL, d, v, key,
-				       "'%.64s' is not allowed; use basic, post or none", s);
+				       "'%.64s' is not allowed; use basic, post, none or private_key_jwt", s);
 		return TS_OK;
 	}
 	if (strcmp(key, "refresh_margin") == 0)

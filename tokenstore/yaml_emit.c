@@ -256,6 +256,9 @@ int ts_yemit_token_pairs(ts_yemit *e, const ts_token_config *c, bool with_secret
 	if (with_secrets)
 		pair_str(e, "client_secret", c->client_secret);
 	pair_str(e, "client_secret_file", c->client_secret_file);
+	pair_str(e, "client_key_file", c->client_key_file);
+	pair_str(e, "client_cert_file", c->client_cert_file);
+	pair_str(e, "service_account_file", c->service_account_file);
 	pair_str(e, "tenant", c->tenant);
 	if (c->flow != TS_FLOW_UNSET)
 		pair_str(e, "flow", ts_flow_str(c->flow));

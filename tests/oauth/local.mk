@@ -14,7 +14,7 @@ tests_oauth_oauth_driver_SOURCES = tests/oauth/oauth_driver.c
 tests_oauth_oauth_driver_LDADD = $(oauth_test_ldadd)
 
 TESTS += tests/oauth/test_pkce tests/oauth/test_token_parse \
-	tests/oauth/fuzz_token_response tests/oauth/test_grants.sh
+	tests/oauth/fuzz_token_response tests/oauth/test_grants.sh tests/oauth/test_jwt.sh
 EXTRA_DIST += tests/oauth/corpus
 
 # JOSE: fixed vectors made with the openssl command line (tests/oauth/jose/).

@@ -27,6 +27,15 @@
 #           dovecot-client / dovecot-secret (basic only), a resource server
 #           registered for introspection only: no grant type, no /authorize
 #   stats   "refresh_replays": refresh requests refused as reuse
+#   keys    --jwt-client ID=PUB.pem registers a confidential client that
+#           authenticates with private_key_jwt (RFC 7523 2.2) and the key
+#           PUB.pem; --service-account ISS=PUB.pem lets issuer ISS use the
+#           jwt-bearer grant (RFC 7523 2.1, Google's service accounts):
+#           the token is issued for the assertion's sub, with no refresh
+#           token.  Signatures (RS256, ES256) are checked with the openssl
+#           command; aud must be this server's /token, exp at most 10
+#           minutes ahead, nbf/iat not in the future, and a jti is
+#           accepted once ("assertion_replays" in stats counts refusals).
 #   GET /device (HTML form), GET /.well-known/oauth-authorization-server
 # Fault semantics: hang/500/503/malformed/oversized/invalid_grant/
 # invalid_client/slow_down/no_access_token/bad_token_type/html answer
@@ -66,7 +75,9 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -78,6 +89,8 @@ DEFAULT_SCOPE = "mail"
 CODE_TTL = 60
 MAX_BODY = 64 * 1024
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 ALL_GRANTS = frozenset({"authorization_code", "refresh_token",
@@ -235,6 +248,59 @@ def secret_eq(a, b):
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
+def b64url_decode(s):
+    if not re.match(r"^[A-Za-z0-9_-]*$", s):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def der_int(b):
+    b = b.lstrip(b"\0") or b"\0"
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return b"\x02" + bytes([len(b)]) + b
+
+
+def ecdsa_raw_to_der(raw):
+    """JWS ES256 R||S to the DER form openssl verifies."""
+    body = der_int(raw[:32]) + der_int(raw[32:])
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def jws_verify(jwt, pubkey_path):
+    """(header, claims) of a compact JWS whose RS256/ES256 signature
+    verifies with the PEM public key at pubkey_path; ValueError else."""
+    parts = jwt.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a compact JWS")
+    header = json.loads(b64url_decode(parts[0]))
+    claims = json.loads(b64url_decode(parts[1]))
+    sig = b64url_decode(parts[2])
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise ValueError("header or claims not an object")
+    alg = header.get("alg")
+    if alg == "ES256":
+        if len(sig) != 64:
+            raise ValueError("ES256 signature is not 64 bytes")
+        sig = ecdsa_raw_to_der(sig)
+    elif alg != "RS256":
+        raise ValueError("alg %r not accepted" % alg)
+    with tempfile.TemporaryDirectory() as d:
+        sp = os.path.join(d, "sig")
+        dp = os.path.join(d, "data")
+        with open(sp, "wb") as f:
+            f.write(sig)
+        with open(dp, "wb") as f:
+            f.write((parts[0] + "." + parts[1]).encode("ascii"))
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify",
+                            pubkey_path, "-signature", sp, dp],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=10)
+    if r.returncode != 0:
+        raise ValueError("signature does not verify")
+    return header, claims
+
+
 class State:
     """All server state, guarded by one lock."""
 
@@ -258,6 +324,10 @@ class State:
         self.user_codes = {}  # user_code -> device_code
         self.log_path = args.log
         self.log_lock = threading.Lock()
+        self.service_accounts = dict(args.service_account)
+        self.jtis = {}       # jti -> exp, for replay detection
+        self.assertion_replays = 0
+        self.last_assertion_header = None
         self.reset_counters()
 
     def reset_counters(self):
@@ -287,7 +357,9 @@ class State:
                     "paths": dict(self.stat_paths),
                     "grant_types": dict(self.stat_grants),
                     "status": dict(self.stat_status),
-                    "refresh_replays": self.stat_replays}
+                    "refresh_replays": self.stat_replays,
+                    "assertion_replays": self.assertion_replays,
+                    "last_assertion_header": self.last_assertion_header}
 
     def log(self, entry):
         if not self.log_path:
@@ -618,9 +690,50 @@ class Handler(BaseHTTPRequestHandler):
             return "malformed Basic credentials"
         return (cid, sec)
 
+    def check_assertion(self, jwt, pubkey, iss, sub):
+        """RFC 7523 3: the claims of a valid assertion, or a reason.
+        sub None means any (the jwt-bearer grant's mailbox)."""
+        st = self.server.state
+        try:
+            header, claims = jws_verify(jwt, pubkey)
+        except (ValueError, json.JSONDecodeError, UnicodeDecodeError,
+                subprocess.SubprocessError) as e:
+            return None, "assertion: %s" % e
+        now = time.time()
+        if claims.get("iss") != iss:
+            return None, "assertion: wrong iss"
+        if sub is not None and claims.get("sub") != sub:
+            return None, "assertion: sub must be the client_id"
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            return None, "assertion: no sub"
+        if claims.get("aud") != st.base_url + "/token":
+            return None, "assertion: aud must be the token endpoint"
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= now or exp > now + 600:
+            return None, "assertion: exp missing, past or too far ahead"
+        for k in ("nbf", "iat"):
+            v = claims.get(k)
+            if v is not None and (not isinstance(v, int) or v > now + 60):
+                return None, "assertion: %s in the future" % k
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            return None, "assertion: no jti"
+        with st.lock:
+            for j in [j for j, e in st.jtis.items() if e < now]:
+                del st.jtis[j]
+            if jti in st.jtis:
+                st.assertion_replays += 1
+                return None, "assertion: jti replayed"
+            st.jtis[jti] = exp
+            st.last_assertion_header = header
+        return claims, None
+
     def authenticate_client(self):
         """RFC 6749 2.3: returns (client_id, None) or (None, Resp)."""
         form = self.form
+        if form.get("client_assertion_type") is not None or \
+                form.get("client_assertion") is not None:
+            return self.authenticate_assertion()
         body_id = form.get("client_id")
         body_secret = form.get("client_secret")
         basic = self.basic_credentials()
@@ -660,6 +773,39 @@ class Handler(BaseHTTPRequestHandler):
         if c is None or "none" not in c["methods"]:
             return bad
         return body_id, None
+
+    def authenticate_assertion(self):
+        """RFC 7523 2.2 client authentication (private_key_jwt)."""
+        form = self.form
+        bad = (None, oauth_error(401, "invalid_client",
+                                 "client authentication failed"))
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return None, oauth_error(400, "invalid_request",
+                                     "unsupported client_assertion_type")
+        if form.get("client_secret") is not None or \
+                self.headers.get("Authorization"):
+            return None, oauth_error(
+                400, "invalid_request",
+                "more than one client authentication method used")
+        jwt = form.get("client_assertion") or ""
+        try:
+            claims = json.loads(b64url_decode(jwt.split(".")[1]))
+            cid = claims.get("sub") if isinstance(claims, dict) else None
+        except (ValueError, IndexError, json.JSONDecodeError,
+                UnicodeDecodeError):
+            cid = None
+        c = CLIENTS.get(cid) if isinstance(cid, str) else None
+        if c is None or "private_key_jwt" not in c["methods"]:
+            return bad
+        body_id = form.get("client_id")
+        if body_id is not None and body_id != cid:
+            return None, oauth_error(400, "invalid_request",
+                                     "client_id does not match the "
+                                     "assertion")
+        _, why = self.check_assertion(jwt, c["key"], cid, cid)
+        if why:
+            return None, oauth_error(401, "invalid_client", why)
+        return cid, None
 
     # -- /authorize -----------------------------------------------------
     def ep_authorize(self):
@@ -742,6 +888,8 @@ class Handler(BaseHTTPRequestHandler):
         gt = self.form.get("grant_type")
         if gt is None:
             return oauth_error(400, "invalid_request", "missing grant_type")
+        if gt == JWT_GRANT:
+            return self.grant_jwt_bearer()
         handlers = {"authorization_code": self.grant_code,
                     "refresh_token": self.grant_refresh,
                     "client_credentials": self.grant_client_credentials,
@@ -855,6 +1003,33 @@ class Handler(BaseHTTPRequestHandler):
             return oauth_error(400, "invalid_scope", "malformed scope")
         with st.lock:
             gid = st.new_grant(cid, st.cc_user, scope)
+            out = st.issue(gid, scope, False)
+        return json_resp(200, out)
+
+    def grant_jwt_bearer(self):
+        """RFC 7523 2.1: an access token for the assertion's sub."""
+        st = self.server.state
+        jwt = self.form.get("assertion")
+        if not jwt:
+            return oauth_error(400, "invalid_request", "missing assertion")
+        try:
+            claims = json.loads(b64url_decode(jwt.split(".")[1]))
+            iss = claims.get("iss") if isinstance(claims, dict) else None
+        except (ValueError, IndexError, json.JSONDecodeError,
+                UnicodeDecodeError):
+            iss = None
+        key = st.service_accounts.get(iss) if isinstance(iss, str) else None
+        if key is None:
+            return oauth_error(400, "invalid_grant",
+                               "assertion: unknown issuer")
+        claims, why = self.check_assertion(jwt, key, iss, None)
+        if why:
+            return oauth_error(400, "invalid_grant", why)
+        scope = claims.get("scope") or self.form.get("scope") or DEFAULT_SCOPE
+        if not isinstance(scope, str) or parse_scope(scope) is None:
+            return oauth_error(400, "invalid_scope", "malformed scope")
+        with st.lock:
+            gid = st.new_grant(iss, claims["sub"], scope)
             out = st.issue(gid, scope, False)
         return json_resp(200, out)
 
@@ -1132,10 +1307,14 @@ class Handler(BaseHTTPRequestHandler):
                 ["client_secret_basic", "client_secret_post", "none"],
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token",
-                                      "client_credentials", DEVICE_GRANT],
+                                      "client_credentials", DEVICE_GRANT,
+                                      JWT_GRANT],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "none"],
+                ["client_secret_basic", "client_secret_post", "none",
+                 "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported":
+                ["RS256", "ES256"],
         }, no_store=False)
 
 
@@ -1155,7 +1334,15 @@ def main():
     ap.add_argument("--client-mailbox", default=DEFAULT_USER)
     ap.add_argument("--code-ttl", type=float, default=CODE_TTL)
     ap.add_argument("--max-seconds", type=float, default=1800)
+    ap.add_argument("--jwt-client", action="append", default=[],
+                    type=lambda v: v.split("=", 1), metavar="ID=PUB.pem")
+    ap.add_argument("--service-account", action="append", default=[],
+                    type=lambda v: v.split("=", 1), metavar="ISS=PUB.pem")
     args = ap.parse_args()
+    for cid, key in args.jwt_client:
+        CLIENTS[cid] = {"secret": None, "methods": {"private_key_jwt"},
+                        "grants": ALL_GRANTS, "introspect": False,
+                        "key": key}
 
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)

@@ -1,0 +1,154 @@
+#!/bin/sh
+# test_jwt.sh - client authentication with a signed assertion
+# (client_auth: private_key_jwt, RFC 7523 2.2) through the helper, against
+# the test OAuth2 server, which checks every signature with openssl:
+# RS256 and ES256 keys, the certificate thumbprints in the header, every
+# flow that authenticates the client (client credentials, device code and
+# refresh), and the files and keys that must be refused.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/server/server.sh"
+
+command -v openssl >/dev/null || { echo "Bail out! openssl is missing (Debian: openssl)"; exit 1; }
+K="$T/keys"
+mkdir -m 700 "$K"
+(
+	cd "$K" || exit 1
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem &&
+	openssl req -x509 -new -key rsa.pem -subj /CN=relay -days 2 -out rsa.crt &&
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.pem &&
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.pem &&
+	openssl pkey -in rsa.pem -pubout -out rsa.pub &&
+	openssl pkey -in ec.pem -pubout -out ec.pub &&
+	chmod 600 ./*.pem
+) >"$T/keygen.out" 2>&1 || { echo "Bail out! openssl could not make the test keys"; cat "$T/keygen.out"; exit 1; }
+
+oauth_server_start --access-ttl 60 --device-interval 1 \
+	--jwt-client "jwt-rsa=$K/rsa.pub" --jwt-client "jwt-ec=$K/ec.pub" || {
+	echo "Bail out! the test OAuth2 server did not start"; exit 1; }
+
+STORE="$T/store"
+mkdir -m 700 "$STORE"
+export SASL_OAUTH2_STORE="$STORE"
+export SASL_OAUTH2_CONFIG="$T/sasl-oauth2.conf"
+printf 'http_timeout: 5\nrefresh_margin: 10\n' >"$SASL_OAUTH2_CONFIG"
+chmod 600 "$SASL_OAUTH2_CONFIG"
+
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+X5T=$(openssl x509 -in "$K/rsa.crt" -outform DER | openssl dgst -sha1 -binary | b64url)
+X5T256=$(openssl x509 -in "$K/rsa.crt" -outform DER | openssl dgst -sha256 -binary | b64url)
+
+# addtok NAME CLIENT FLOW KEY [--set ...]: a generic token at the test server.
+addtok() {
+	_n=$1 _c=$2 _f=$3 _k=$4
+	shift 4
+	"$HELPER" add "$_n" --template generic --client-id "$_c" --flow "$_f" \
+		--user alice@example.test --scope mail \
+		--set "token_url=$OAUTH_URL/token" --set "auth_url=$OAUTH_URL/authorize" \
+		--set "device_url=$OAUTH_URL/device_authorization" \
+		--set client_auth=private_key_jwt --set "client_key_file=$_k" "$@"
+}
+# header FIELD: a field of the header of the last assertion the server saw.
+header() {
+	oauth_stats | "$PYTHON3" -c '
+import json, sys
+h = json.load(sys.stdin)["last_assertion_header"] or {}
+print(h.get(sys.argv[1], ""))' "$1"
+}
+stat() { oauth_stats | "$PYTHON3" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# run CMD...: run the helper, keeping stdout, stderr and the exit status.
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# expect RC PATTERN DESCRIPTION: the last run exited RC and stderr matches.
+expect() {
+	if [ "$rc" -eq "$1" ] && grep -q -- "$2" "$T/err"; then ok "$3"; else
+		not_ok "$3"; diag "exit $rc, stderr:" "$(cat "$T/err")"; fi
+}
+
+# ------------------------------------------------ client credentials, RS256
+run addtok cc jwt-rsa client_credentials "$K/rsa.pem" --set "client_cert_file=$K/rsa.crt"
+[ "$rc" -eq 0 ] && ok "add: a private_key_jwt token with a certificate" ||
+	{ not_ok "add private_key_jwt"; diag "$(cat "$T/err")"; }
+grep -q '^client_auth: private_key_jwt' "$STORE/cc.yaml" &&
+grep -q "^client_key_file: $K/rsa.pem" "$STORE/cc.yaml" &&
+grep -q "^client_cert_file: $K/rsa.crt" "$STORE/cc.yaml" &&
+	ok "the configuration keeps client_auth and the two paths" ||
+	{ not_ok "configuration"; diag "$(cat "$STORE/cc.yaml")"; }
+run "$HELPER" authorize cc
+[ "$rc" -eq 0 ] && ok "authorize: client credentials authenticated by an RS256 assertion" ||
+	{ not_ok "authorize cc"; diag "$(cat "$T/err")"; }
+run "$HELPER" token cc
+case $(cat "$T/out") in at-*) ok "token: the access token of the client credentials grant" ;;
+*) not_ok "token cc"; diag "$(cat "$T/err")" ;; esac
+[ "$(header alg)" = RS256 ] && ok "the assertion is RS256 for an RSA key" || not_ok "alg: $(header alg)"
+[ "$(header x5t)" = "$X5T" ] && ok "header x5t is the certificate's SHA-1 thumbprint" ||
+	not_ok "x5t: $(header x5t), want $X5T"
+[ "$(header 'x5t#S256')" = "$X5T256" ] && ok "header x5t#S256 is its SHA-256 thumbprint" ||
+	not_ok "x5t#S256: $(header 'x5t#S256'), want $X5T256"
+run "$HELPER" refresh cc
+[ "$rc" -eq 0 ] && [ "$(stat assertion_replays)" = 0 ] &&
+	ok "a second request signs a new assertion (no jti replayed)" ||
+	{ not_ok "second assertion"; diag "$(cat "$T/err")"; }
+run "$HELPER" show cc
+grep -q 'BEGIN' "$T/out" "$T/err" && not_ok "show prints key material" ||
+	ok "show prints the key's path, never the key"
+
+# ------------------------------------------------ ES256, no certificate
+run addtok ec jwt-ec client_credentials "$K/ec.pem"
+run "$HELPER" authorize ec
+[ "$rc" -eq 0 ] && [ "$(header alg)" = ES256 ] && [ -z "$(header x5t)" ] &&
+	ok "an EC P-256 key signs ES256, without thumbprints when no certificate is set" ||
+	{ not_ok "ES256"; diag "alg $(header alg)" "$(cat "$T/err")"; }
+
+# ------------------------------------------------ device code, then refresh
+run addtok dev jwt-rsa device_code "$K/rsa.pem"
+"$HELPER" authorize dev --device >"$T/dev.out" 2>"$T/dev.err" &
+dpid=$!
+i=0
+while ! grep -q '^Enter code: ' "$T/dev.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+ucode=$(sed -n 's/^Enter code: //p' "$T/dev.out")
+oauth_approve_device "$ucode" alice@example.test
+wait $dpid
+rc=$?
+[ "$rc" -eq 0 ] && ok "device flow: the device request and the polls carry assertions" ||
+	{ not_ok "device flow with private_key_jwt"; diag "$(cat "$T/dev.err")"; }
+before=$(oauth_count refresh_token)
+run "$HELPER" refresh dev
+[ "$rc" -eq 0 ] && [ "$(oauth_count refresh_token)" -eq $((before + 1)) ] &&
+	ok "refresh: the refresh grant is authenticated by an assertion" ||
+	{ not_ok "refresh with private_key_jwt"; diag "$(cat "$T/err")"; }
+
+# ------------------------------------------------ refusals
+chmod 644 "$K/rsa.pem"
+run "$HELPER" refresh cc
+expect 1 "client_key_file.*$K/rsa.pem" "a key file readable by others is refused, naming the field and file"
+grep -q 'chmod' "$T/err" && ok "... and the message says how to fix it" || not_ok "no chmod advice: $(cat "$T/err")"
+chmod 600 "$K/rsa.pem"
+ln -s "$K/rsa.pem" "$K/link.pem"
+run "$HELPER" edit cc --set "client_key_file=$K/link.pem"
+run "$HELPER" refresh cc
+expect 1 "client_key_file" "a key file that is a symbolic link is refused"
+run "$HELPER" edit cc --set "client_key_file=$K/other.pem"
+before=$(oauth_count client_credentials)
+run "$HELPER" refresh cc
+expect 1 "invalid_client" "a key the server does not know: invalid_client in the error"
+cp "$K/rsa.crt" "$K/crt-as-key.pem"
+chmod 600 "$K/crt-as-key.pem"
+run "$HELPER" edit cc --set "client_key_file=$K/crt-as-key.pem"
+run "$HELPER" refresh cc
+expect 1 "client_key_file.*no PEM private key" "a certificate given as the key is named as such"
+[ "$(oauth_count client_credentials)" -eq $((before + 1)) ] &&
+	ok "a file that is not a key is refused before any request" ||
+	not_ok "requests: $(oauth_count client_credentials), want $((before + 1))"
+run "$HELPER" edit cc --set "client_key_file=$K/rsa.pem" --set "client_cert_file=$K/rsa.pem"
+run "$HELPER" refresh cc
+expect 1 "client_cert_file.*no PEM certificate" "a key given as the certificate is named as such"
+run "$HELPER" add nokey --template generic --client-id jwt-rsa --flow client_credentials \
+	--set "token_url=$OAUTH_URL/token" --set client_auth=private_key_jwt
+expect 1 "client_key_file is not set" "client_auth private_key_jwt without client_key_file is refused at add"
+run "$HELPER" add stray --template generic --client-id x --client-secret-file - \
+	--set "token_url=$OAUTH_URL/token" --set "client_cert_file=$K/rsa.crt" </dev/null
+[ "$rc" -ne 0 ] && ok "a certificate without private_key_jwt is refused" || not_ok "stray client_cert_file accepted"
+grep -rq 'eyJ' "$OAUTH_LOG" "$T"/*.err "$T/err" 2>/dev/null &&
+	not_ok "an assertion appears in a log or message" ||
+	ok "no assertion in the server's request log or any message"
+
+done_testing
