@@ -340,12 +340,13 @@ static bool mech_has_ctl(const char *s)
 }
 
 /* Select the token, check it, fetch a valid access token and build the
- * response. */
+ * response. With a valid cached token the store reads nothing but one
+ * stamp (ts_token_login). */
 static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 {
 	const sasl_utils_t *utils = params->utils;
 	ts_ctx *ctx = m->glob->ctx;
-	ts_token_effective *eff = NULL;
+	ts_login login;
 	ts_error err = { 0 };
 	const char *pw = (m->password && m->password[0]) ? m->password : NULL;
 	const char *host = NULL, *port;
@@ -359,39 +360,37 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 	mech_wipe_resp(m);
 	m->token_name = m->wire_user = m->access = NULL;
 
-	rc = ts_token_select(&m->token_name, ctx, m->authid, pw, &err);
-	if (rc != TS_OK) {
-		ret = mech_fail(m, utils, rc == TS_EINVAL ? SASL_NOUSER : plug_ts_to_sasl(rc),
-				err.msg);
+	/* Selection, configuration, validity, the token's hosts (it goes only
+	 * to its provider's servers), the mailbox (the token's user, or the
+	 * authentication name when its users allow it), the access token. */
+	rc = ts_token_login(&login, ctx, m->authid, pw, params->serverFQDN, &err);
+	m->token_name = login.name;
+	m->wire_user = login.mailbox;
+	m->access = login.access;
+	login.name = login.mailbox = login.access = NULL;
+	if (rc != TS_OK && login.step != TS_LOGIN_ACCESS) {
+		switch (login.step) {
+		case TS_LOGIN_SELECT:
+			rc = rc == TS_EINVAL ? SASL_NOUSER : plug_ts_to_sasl(rc);
+			break;
+		case TS_LOGIN_CONFIG:
+			/* The token exists; what is missing (template, secret
+			 * file) is configuration, not the user. */
+			rc = rc == TS_ENOTFOUND ? SASL_FAIL : plug_ts_to_sasl(rc);
+			break;
+		default: /* TS_LOGIN_REFUSED */
+			rc = rc == TS_ENOMEM ? SASL_NOMEM : SASL_NOAUTHZ;
+			break;
+		}
+		ret = mech_fail(m, utils, rc, err.msg);
 		goto cleanup;
 	}
-	rc = ts_ctx_token_effective(&eff, ctx, m->token_name, &err);
-	if (rc != TS_OK) {
-		/* The token exists; what is missing (template, secret file) is
-		 * configuration, not the user. */
-		ret = mech_fail(m, utils, rc == TS_ENOTFOUND ? SASL_FAIL : plug_ts_to_sasl(rc),
-				err.msg);
-		goto cleanup;
-	}
-	if (eff->validity != TS_VALIDITY_VALID && eff->validity != TS_VALIDITY_UNSET) {
+	if (login.validity != TS_VALIDITY_VALID) {
 		snprintf(err.msg, sizeof(err.msg),
 			 "token '%s' is marked '%s' (validity), so the plugin refuses it; "
 			 "when it may be used again, run: sasl-oauth2 edit %s --set validity=valid",
-			 m->token_name, ts_validity_str(eff->validity), m->token_name);
+			 m->token_name, ts_validity_str(login.validity), m->token_name);
 		ret = mech_fail(m, utils, plug_ts_to_sasl(TS_EINVALID), err.msg);
-		goto cleanup;
-	}
-	/* The token goes only to its provider's servers (`hosts`). */
-	rc = ts_token_host_check(eff, params->serverFQDN, &err);
-	if (rc != TS_OK) {
-		ret = mech_fail(m, utils, rc == TS_ENOMEM ? SASL_NOMEM : SASL_NOAUTHZ, err.msg);
-		goto cleanup;
-	}
-	/* The mailbox: the token's user, or the authentication name when the
-	 * token's `users` allow it. */
-	rc = ts_token_mailbox(&m->wire_user, eff, m->authid, &err);
-	if (rc != TS_OK) {
-		ret = mech_fail(m, utils, rc == TS_ENOMEM ? SASL_NOMEM : SASL_NOAUTHZ, err.msg);
 		goto cleanup;
 	}
 	if (mech_has_ctl(m->wire_user)) {
@@ -419,8 +418,8 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 		goto cleanup;
 	}
 
-	rc = ts_token_get_access(&m->access, NULL, ctx, m->token_name, 0, &err);
 	if (rc != TS_OK) {
+		/* No valid access token (a refresh failed, say). */
 		ret = mech_fail(m, utils, plug_ts_to_sasl(rc), err.msg);
 		goto cleanup;
 	}
@@ -443,7 +442,7 @@ static int mech_prepare(mech_conn *m, sasl_client_params_t *params)
 		 mech_names[m->kind], m->token_name, m->wire_user);
 
 cleanup:
-	ts_token_effective_free(eff);
+	ts_login_clear(&login);
 	return ret;
 }
 

@@ -227,6 +227,7 @@ int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
 	}
 	glob->utils = utils;
 	glob->refs = 2;
+	plug_log_init(utils);
 	/* No connection exists yet, so no other thread uses glob. */
 	if (plug_ctx_ensure(glob, utils) != TS_OK) {
 		if (glob->open_code == TS_ENOMEM) {

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "plugin_p.h"
 
@@ -23,6 +24,24 @@
  */
 static _Thread_local const sasl_utils_t *plug_conn_utils;
 
+/* libsasl2 hands every message to the application, which filters: debug
+ * lines of every login would cost a formatting each, so they are made
+ * only when the SASL option log_level asks for them (plug_log_init). */
+static int plug_max_level = SASL_LOG_NOTE;
+
+void plug_log_init(const sasl_utils_t *utils)
+{
+	const char *v = NULL;
+	unsigned len = 0;
+
+	if (utils == NULL || utils->getopt == NULL ||
+	    utils->getopt(utils->getopt_context, NULL, "log_level", &v, &len) != SASL_OK ||
+	    v == NULL)
+		return;
+	if (atoi(v) > plug_max_level)
+		plug_max_level = atoi(v);
+}
+
 void plug_log_set_conn(const sasl_utils_t *utils)
 {
 	plug_conn_utils = utils;
@@ -33,7 +52,7 @@ void plug_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
 	char buf[1024];
 	va_list ap;
 
-	if (utils == NULL || utils->log == NULL)
+	if (utils == NULL || utils->log == NULL || level > plug_max_level)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);

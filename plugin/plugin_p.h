@@ -33,7 +33,8 @@ typedef enum mech_kind {
  * guards the lazy open (ctx, open_code, open_msg, opt_*). Once ctx is set
  * it does not change until mech_free, and a connection only exists after
  * its mech_new took the lock and saw ctx set, so the connection's steps read
- * ctx without the lock. The context itself is read-only after ts_ctx_open;
+ * ctx without the lock. The context changes after ts_ctx_open only in its
+ * cache of parsed tokens, which has its own lock;
  * each refresh uses its own curl handle and the token's lock file (an OFD
  * lock, which also excludes other threads of this process); the log
  * callback of the connection being served is per thread (plugin_log.c).
@@ -83,6 +84,9 @@ typedef struct mech_conn {
 int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils);
 
 /* ---- plugin_log.c ---- */
+/* Read the SASL option log_level (debug lines are made only when it is
+ * SASL_LOG_DEBUG or more). */
+void plug_log_init(const sasl_utils_t *utils);
 /* Log one line through libsasl2's log callback; never pass a secret. */
 void plug_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -4,7 +4,8 @@
  * open (descriptors, memory) so that the plugin keeps working in a chroot.
  * With preload_secrets (the plugin) the client_secret_file of every token is
  * read at open too and kept in memory until ts_ctx_close, for the same
- * reason. After open the context is only read, so threads may share it.
+ * reason. After open the context changes only in its cache of parsed
+ * tokens (cache.c), which has its own lock, so threads may share it.
  */
 #include <config.h>
 
@@ -52,6 +53,7 @@ struct ts_ctx {
 	ctx_secret *secrets;        /* preload_secrets: one per distinct path */
 	size_t nsecrets;
 	ts_keycache *keys;          /* preload_secrets: key files (keys.c) */
+	ts_cache *cache;            /* parsed configurations and states (cache.c) */
 	bool have_root;             /* root_dev/root_ino: "/" when opened */
 	dev_t root_dev;
 	ino_t root_ino;
@@ -260,7 +262,8 @@ int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
 		rc = default_store(&ctx->store_path, err);
 	if (rc != TS_OK)
 		goto cleanup;
-	if ((rc = ts_store_open_file(&ctx->store, ctx->store_path, opts->store_flags, err)) != TS_OK)
+	if ((rc = ts_store_open_file(&ctx->store, ctx->store_path, opts->store_flags, err)) != TS_OK ||
+	    (rc = ts_cache_new(&ctx->cache, err)) != TS_OK)
 		goto cleanup;
 
 	/* Templates: a missing directory is reported when a template is needed. */
@@ -312,6 +315,7 @@ void ts_ctx_close(ts_ctx *ctx)
 	}
 	free(ctx->secrets);
 	ts_keycache_free(ctx->keys);
+	ts_cache_free(ctx->cache);
 	ts_global_config_free(ctx->cfg);
 	ts_store_close(ctx->store);
 	free(ctx->store_path);
@@ -342,6 +346,11 @@ ts_store *ts_ctx_store(ts_ctx *ctx)
 	return ctx ? ctx->store : NULL;
 }
 
+ts_cache *ts_ctx_cache(ts_ctx *ctx)
+{
+	return ctx ? ctx->cache : NULL;
+}
+
 const char *ts_ctx_store_path(const ts_ctx *ctx)
 {
 	return ctx ? ctx->store_path : NULL;
@@ -350,6 +359,11 @@ const char *ts_ctx_store_path(const ts_ctx *ctx)
 const char *ts_ctx_templates_dir(const ts_ctx *ctx)
 {
 	return ctx ? ctx->templates_dir : NULL;
+}
+
+int ts_ctx_templates_fd(const ts_ctx *ctx)
+{
+	return ctx ? ctx->templates_fd : -1;
 }
 
 int ts_ctx_template_load(ts_template **out, ts_ctx *ctx, const char *name, ts_error *err)

@@ -23,6 +23,7 @@ ts_core_sources = \
 	tokenstore/resolve.c \
 	tokenstore/select.c \
 	tokenstore/ctx.c \
+	tokenstore/cache.c \
 	tokenstore/export.c
 
 include tokenstore/oauth.mk

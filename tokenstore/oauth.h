@@ -168,6 +168,22 @@ int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_tok
 int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
 		    ts_error *err);
 
+/*
+ * Everything a SASL login needs, in one call, deciding as the functions it
+ * stands for: select the token (ts_token_select); its configuration
+ * resolved (ts_ctx_token_effective, without the client secret, which only
+ * a refresh needs); its validity; whether it may go to `host`
+ * (ts_token_host_check) and which mailbox it sends for `authname`
+ * (ts_token_mailbox); then a valid access token (ts_token_get_access,
+ * refreshing when due). With a valid cached token nothing is read or
+ * parsed (cache.c). out->step tells where a failure happened, with the
+ * error of the function that failed. A token that is not valid is TS_OK
+ * at TS_LOGIN_CONFIG with out->access NULL: the caller refuses it in its
+ * own words. Free with ts_login_clear.
+ */
+int ts_token_login(ts_login *out, ts_ctx *ctx, const char *authname, const char *password,
+		   const char *host, ts_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "oauth_http_p.h"
+#include "ts_p.h"
 
 
 static int replace_str(char **dst, const char *src, bool secret)
@@ -186,8 +187,12 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	if (out_expires_at != NULL)
 		*out_expires_at = 0;
 	/* The hot path needs only the token's own validity and margin and its
-	 * state: the template, the endpoints and the client secret (maybe a
-	 * file) are read when a refresh is due. */
+	 * state, parsed copies of which the context keeps: the template, the
+	 * endpoints and the client secret (maybe a file) are read when a
+	 * refresh is due. */
+	if (!(flags & TS_ACCESS_FORCE) &&
+	    (rc = ts_cache_access(out, out_expires_at, ctx, name, err)) != TS_CACHE_MISS)
+		return rc;
 	if ((rc = ts_store_load_config(st, name, &c, err)) != TS_OK)
 		goto cleanup;
 	if (c->validity != TS_VALIDITY_VALID && c->validity != TS_VALIDITY_UNSET) {
@@ -350,5 +355,46 @@ int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_tok
 	}
 	ts_store_unlock(st, lk);
 	ts_state_free(s);
+	return rc;
+}
+
+/* ts_token_login for a backend without stamps: each step as it stands. */
+static int login_uncached(ts_login *out, ts_ctx *ctx, const char *authname,
+			  const char *password, const char *host, ts_error *err)
+{
+	ts_token_effective *eff = NULL;
+	int rc;
+
+	out->step = TS_LOGIN_SELECT;
+	if ((rc = ts_token_select(&out->name, ctx, authname, password, err)) != TS_OK)
+		return rc;
+	out->step = TS_LOGIN_CONFIG;
+	if ((rc = ts_ctx_token_effective(&eff, ctx, out->name, err)) != TS_OK)
+		return rc;
+	out->validity = eff->validity ? eff->validity : TS_VALIDITY_VALID;
+	if (out->validity == TS_VALIDITY_VALID) {
+		out->step = TS_LOGIN_REFUSED;
+		if ((rc = ts_token_host_check(eff, host, err)) == TS_OK &&
+		    (rc = ts_token_mailbox(&out->mailbox, eff, authname, err)) == TS_OK)
+			out->step = TS_LOGIN_ACCESS;
+	}
+	ts_token_effective_free(eff);
+	return rc;
+}
+
+int ts_token_login(ts_login *out, ts_ctx *ctx, const char *authname, const char *password,
+		   const char *host, ts_error *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = ts_cache_login(out, ctx, authname, password, host, err);
+	if (rc == TS_CACHE_MISS)
+		rc = login_uncached(out, ctx, authname, password, host, err);
+	if (rc != TS_OK || out->step != TS_LOGIN_ACCESS)
+		return rc;
+	/* Due, rejected or not cached: the ordinary path, which refreshes. */
+	if (out->access == NULL)
+		rc = ts_token_get_access(&out->access, &out->expires_at, ctx, out->name, 0, err);
 	return rc;
 }

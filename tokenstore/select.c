@@ -132,8 +132,8 @@ static int add_name(ts_strlist *l, const char *name, ts_error *err)
 }
 
 /* Exactly one candidate: hand it out. Several: refuse naming them. */
-static int pick_one(char **out, const ts_strlist *found, const char *authname, const char *how,
-		    ts_error *err)
+int ts_select_pick(char **out, const ts_strlist *found, const char *authname, const char *how,
+		   ts_error *err)
 {
 	char *list;
 	int rc;
@@ -151,6 +151,15 @@ static int pick_one(char **out, const ts_strlist *found, const char *authname, c
 	return rc;
 }
 
+int ts_select_none(ts_ctx *ctx, const char *authname, ts_error *err)
+{
+	return ts_error_set(err, TS_ENOTFOUND,
+			    "no token named '%s' and none with user or users matching '%s' in "
+			    "the store %s; create one with: sasl-oauth2 add NAME --template "
+			    "TEMPLATE --user %s", authname, authname, ts_ctx_store_path(ctx),
+			    authname);
+}
+
 int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
 		    ts_error *err)
 {
@@ -162,6 +171,9 @@ int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *p
 	int rc;
 
 	*out = NULL;
+	/* The context's cache decides the same way, from parsed copies. */
+	if ((rc = ts_cache_select(out, ctx, authname, password, err)) != TS_CACHE_MISS)
+		return rc;
 	/* The password is only ever compared to names: it may be a real
 	 * password and must not reach a message. */
 	if (password != NULL && *password != '\0' && ts_name_check(password, NULL) == TS_OK &&
@@ -201,17 +213,13 @@ int ts_token_select(char **out, ts_ctx *ctx, const char *authname, const char *p
 			goto cleanup;
 	}
 	if (primary.n > 0)
-		rc = pick_one(out, &primary, authname, "by name or user", err);
+		rc = ts_select_pick(out, &primary, authname, "by name or user", err);
 	else if (exact.n > 0)
-		rc = pick_one(out, &exact, authname, "by an address in their users", err);
+		rc = ts_select_pick(out, &exact, authname, "by an address in their users", err);
 	else if (wild.n > 0)
-		rc = pick_one(out, &wild, authname, "by a *@domain pattern in their users", err);
+		rc = ts_select_pick(out, &wild, authname, "by a *@domain pattern in their users", err);
 	else
-		rc = ts_error_set(err, TS_ENOTFOUND,
-				  "no token named '%s' and none with user or users matching '%s' in "
-				  "the store %s; create one with: sasl-oauth2 add NAME --template "
-				  "TEMPLATE --user %s", authname, authname, ts_ctx_store_path(ctx),
-				  authname);
+		rc = ts_select_none(ctx, authname, err);
 cleanup:
 	ts_token_config_free(c);
 	ts_strlist_clear(&names);

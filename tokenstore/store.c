@@ -10,6 +10,8 @@
  */
 #include <config.h>
 
+#include <string.h>
+
 #include "ts_p.h"
 
 static int bad_store(ts_error *err)
@@ -121,5 +123,21 @@ int ts_store_remove(ts_store *st, const char *name, ts_error *err)
 	if (st == NULL)
 		return bad_store(err);
 	AS_OWNER(st, err, rc, st->ops->remove(st, name, err));
+	return rc;
+}
+
+int ts_store_stamp(ts_store *st, ts_obj what, const char *name, ts_stamp *out, ts_error *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return bad_store(err);
+	if (st->ops->stamp == NULL)
+		return ts_error_set(err, TS_ERR, "the %s store has no cheap change check",
+				    st->ops->name);
+	if (st->owner_uid == 0)
+		return st->ops->stamp(st, what, name, out, err);
+	AS_OWNER(st, err, rc, st->ops->stamp(st, what, name, out, err));
 	return rc;
 }

@@ -401,6 +401,49 @@ static int file_remove(ts_store *st, const char *name, ts_error *err)
 	return TS_OK;
 }
 
+/* A stamp from stat: a file replaced by rename has another inode, an edit
+ * in place another ctime (which no one can set back, unlike mtime). */
+static void stamp_of(ts_stamp *out, const struct stat *sb)
+{
+	out->v[0] = (uint64_t)sb->st_dev;
+	out->v[1] = (uint64_t)sb->st_ino;
+	out->v[2] = (uint64_t)sb->st_size;
+	out->v[3] = (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
+	out->changed_ns = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec;
+}
+
+/* The list changes with the directory: every save renames into it. */
+static int file_stamp(ts_store *st, ts_obj what, const char *name, ts_stamp *out, ts_error *err)
+{
+	const char *sfx = what == TS_OBJ_CONFIG ? ".yaml" : ".state";
+	char file[TS_NAME_MAX + 8];
+	struct stat sb;
+	size_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (what == TS_OBJ_LIST) {
+		if (fstat(dirfd_of(st), &sb) != 0)
+			return ts_error_set(err, TS_EIO, "cannot stat %s: %s", st->location,
+					    strerror(errno));
+		stamp_of(out, &sb);
+		return TS_OK;
+	}
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
+	/* Once per login: no formatting unless there is an error to tell. */
+	n = strlen(name);
+	memcpy(file, name, n);
+	memcpy(file + n, sfx, strlen(sfx) + 1);
+	if (fstatat(dirfd_of(st), file, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = errno == ENOENT ? TS_ENOTFOUND : TS_EIO;
+		return err == NULL ? rc : ts_error_set(err, rc, "cannot stat %s/%s: %s",
+						       st->location, file, strerror(errno));
+	}
+	stamp_of(out, &sb);
+	return TS_OK;
+}
+
 static void file_close(ts_store *st)
 {
 	file_store *fs;
@@ -426,6 +469,7 @@ static const ts_backend file_backend = {
 	.unlock = file_unlock,
 	.remove = file_remove,
 	.close = file_close,
+	.stamp = file_stamp,
 };
 
 int ts_store_open_file(ts_store **out, const char *dir, unsigned flags, ts_error *err)

@@ -391,6 +391,28 @@ void ts_state_free(ts_state *s);
 typedef struct ts_store ts_store;
 typedef struct ts_lock ts_lock;
 
+/* What a stamp describes: the set of token names, or one token's
+ * configuration or state. */
+typedef enum ts_obj {
+	TS_OBJ_LIST,
+	TS_OBJ_CONFIG,
+	TS_OBJ_STATE,
+} ts_obj;
+
+/*
+ * A cheap version of a stored object, taken without reading it: two equal
+ * stamps of one object mean its content did not change in between. What
+ * the words hold is the backend's business (the file backend: device,
+ * inode, size and mtime in ns of the file or directory). `changed_ns` is
+ * when the object last changed, in ns since the epoch (file: ctime), or 0
+ * when the backend cannot tell; the context's cache does not trust a stamp
+ * taken within the clock's granularity of a change (see cache.c).
+ */
+typedef struct ts_stamp {
+	uint64_t v[4];
+	int64_t changed_ns;
+} ts_stamp;
+
 typedef struct ts_backend {
 	const char *name;           /* "file" */
 	int (*list)(ts_store *st, ts_strlist *out, ts_error *err);
@@ -408,6 +430,13 @@ typedef struct ts_backend {
 	/* Remove configuration, state and lock file of a token. */
 	int (*remove)(ts_store *st, const char *name, ts_error *err);
 	void (*close)(ts_store *st);
+	/* Optional, for the context's cache: the stamp of the token list
+	 * (`name` NULL) or of a token's configuration or state, without
+	 * reading it; TS_ENOTFOUND when the object does not exist. One
+	 * call per login, so it must cost no round trip (a backend that
+	 * learns of changes by notification returns what it last heard).
+	 * NULL: no cheap check exists, and the cache loads every time. */
+	int (*stamp)(ts_store *st, ts_obj what, const char *name, ts_stamp *out, ts_error *err);
 } ts_backend;
 
 struct ts_store {
@@ -444,6 +473,8 @@ int ts_store_save_state(ts_store *st, const char *name, ts_state *s, ts_error *e
 int ts_store_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out, ts_error *err);
 void ts_store_unlock(ts_store *st, ts_lock *lk);
 int ts_store_remove(ts_store *st, const char *name, ts_error *err);
+/* The backend's stamp (see ts_backend.stamp); TS_ERR when it has none. */
+int ts_store_stamp(ts_store *st, ts_obj what, const char *name, ts_stamp *out, ts_error *err);
 
 /* Low-level helpers of the file backend, public for the helper and tests. */
 /* Write `len` bytes to `dirfd`/`name` atomically: O_EXCL temporary file in the
@@ -557,6 +588,26 @@ const void *ts_ctx_ca_blob(const ts_ctx *ctx, size_t *len);
  * exists, a tenant is given when the template needs one, URLs are valid,
  * client_id is set where the flow needs it. Does not read secret files. */
 int ts_token_config_check(ts_ctx *ctx, const ts_token_config *c, ts_error *err);
+
+/* What a SASL login needs of the token it uses (ts_token_login, oauth.h). */
+typedef enum ts_login_step {
+	TS_LOGIN_SELECT = 0,        /* choosing the token */
+	TS_LOGIN_CONFIG,            /* its configuration and template */
+	TS_LOGIN_REFUSED,           /* its hosts or mailboxes refuse this login */
+	TS_LOGIN_ACCESS,            /* a valid access token */
+} ts_login_step;
+
+typedef struct ts_login {
+	ts_login_step step;         /* how far it got (on failure: where) */
+	char *name;                 /* the token selected */
+	ts_validity validity;       /* never UNSET */
+	char *mailbox;              /* the mailbox to send (ts_token_mailbox) */
+	char *access;               /* secret: a valid access token */
+	int64_t expires_at;
+} ts_login;
+
+/* Free and wipe what a ts_login holds, and clear it. */
+void ts_login_clear(ts_login *l);
 
 /* Load configuration and resolve it in one go. */
 int ts_ctx_token_effective(ts_token_effective **out, ts_ctx *ctx, const char *name, ts_error *err);

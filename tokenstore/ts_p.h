@@ -158,4 +158,34 @@ int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_err
 int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, const ts_template *t,
 			 long global_margin, bool read_secret, ts_error *err);
 
+/* ---- selection (select.c), shared with the cache ---- */
+/* The one token in `found` (TS_OK), or TS_EINVAL naming them all; `how`
+ * says how they matched ("by name or user"). */
+int ts_select_pick(char **out, const ts_strlist *found, const char *authname, const char *how,
+		   ts_error *err);
+/* TS_ENOTFOUND: no token matches `authname`. */
+int ts_select_none(ts_ctx *ctx, const char *authname, ts_error *err);
+/* The templates directory's descriptor (-1 when it did not open). */
+int ts_ctx_templates_fd(const ts_ctx *ctx);
+
+/* ---- the context's cache (cache.c) ---- */
+/* Returned by the cache functions when the cache cannot answer (a token
+ * that is due, unknown, not valid, or a backend without stamps): the
+ * caller takes the ordinary path, which also produces the messages. */
+#define TS_CACHE_MISS 1
+typedef struct ts_cache ts_cache;
+int ts_cache_new(ts_cache **out, ts_error *err);
+void ts_cache_free(ts_cache *c);
+ts_cache *ts_ctx_cache(ts_ctx *ctx);
+/* ts_token_select through the cache. */
+int ts_cache_select(char **out, ts_ctx *ctx, const char *authname, const char *password,
+		    ts_error *err);
+/* The cached access token of a valid token, when it is usable. */
+int ts_cache_access(char **out, int64_t *expires_at, ts_ctx *ctx, const char *name,
+		    ts_error *err);
+/* ts_token_login from the cache; out->access stays NULL (TS_OK) when the
+ * token is due or not valid, and the caller goes on. */
+int ts_cache_login(ts_login *out, ts_ctx *ctx, const char *authname, const char *password,
+		   const char *host, ts_error *err);
+
 #endif /* TS_P_H */

@@ -9,6 +9,7 @@ ts_unit_tests = \
 	tests/unit/test_export \
 	tests/unit/test_ctx \
 	tests/unit/test_root \
+	tests/unit/test_cache \
 	tests/unit/fuzz_config \
 	tests/unit/fuzz_export \
 	tests/unit/fuzz_state
@@ -42,6 +43,11 @@ tests_unit_test_ctx_LDADD = libtokenstore.la
 tests_unit_test_root_SOURCES = tests/unit/test_root.c
 tests_unit_test_root_CPPFLAGS = $(ts_unit_cppflags)
 tests_unit_test_root_LDADD = libtokenstore.la
+tests_unit_test_cache_SOURCES = tests/unit/test_cache.c
+tests_unit_test_cache_CPPFLAGS = $(ts_unit_cppflags)
+tests_unit_test_cache_LDADD = libtokenstore.la
+# test_cache runs the helper as the other process.
+EXTRA_tests_unit_test_cache_DEPENDENCIES = sasl-oauth2$(EXEEXT)
 
 tests_unit_fuzz_config_SOURCES = tests/unit/fuzz_config.c
 tests_unit_fuzz_config_CPPFLAGS = $(ts_unit_cppflags) -DFUZZ_CORPUS='"config"'
