@@ -566,7 +566,8 @@ typedef struct ts_open_opts {
  * client_secret_file of every token now (same checks as at refresh) and
  * keep the secrets in memory, wiped by ts_ctx_close; ts_token_resolve uses
  * them before the files. A file that cannot be read then is logged, not
- * fatal. The context is not modified after it is opened.
+ * fatal. After it is opened, the context changes only in its cache of
+ * parsed tokens (cache.c), which has its own lock: threads may share it.
  */
 int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err);
 void ts_ctx_close(ts_ctx *ctx);
