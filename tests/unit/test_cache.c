@@ -153,7 +153,7 @@ static int login(ts_ctx *ctx, const char *authname, const char *password, char *
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = ts_token_login(&l, ctx, authname, password, e);
+	rc = ts_token_login(&l, ctx, authname, password, NULL, e);
 	*access = l.access ? strdup(l.access) : NULL;
 	if (validity)
 		*validity = l.validity;
@@ -305,6 +305,22 @@ int main(void)
 	tap_ok(rc == TS_OK && is(at, "at-cached-22222222222"),
 	       "the next login by user selects the one left (rc %d: %s)", rc, rc ? e.msg : "");
 	free(at);
+	/* Mailboxes added to users by another process select the token. */
+	rc = login(ctx, "bob@corp.test", NULL, &at, NULL, &e);
+	tap_ok(rc == TS_ENOTFOUND, "bob@corp.test has no token yet (rc %d)", rc);
+	free(at);
+	tap_ok(run_helper("edit work --set users=*@corp.test") == 0,
+	       "helper: edit users=*@corp.test");
+	{
+		ts_login l;
+
+		rc = ts_token_login(&l, ctx, "bob@corp.test", NULL, NULL, &e);
+		tap_ok(rc == TS_OK && is(l.name, "work") && is(l.mailbox, "bob@corp.test") &&
+		       is(l.access, "at-cached-22222222222"),
+		       "the next login as bob@corp.test uses it, as that mailbox (rc %d: %s)", rc,
+		       rc ? e.msg : "");
+		ts_login_clear(&l);
+	}
 	tap_ok(run_helper("remove work") == 0, "helper: remove the token");
 	rc = login(ctx, "alice@example.test", "work", &at, NULL, &e);
 	tap_ok(rc == TS_ENOTFOUND && at == NULL, "a removed token is not served (rc %d)", rc);
