@@ -92,7 +92,13 @@ static void check_store(const char *dir)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &fs, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
-		if (S_ISREG(fs.st_mode) && (fs.st_mode & 077)) {
+		if (de->d_name[0] == '.' && strlen(de->d_name) > 4 &&
+		    strcmp(de->d_name + strlen(de->d_name) - 4, ".tmp") == 0) {
+			snprintf(msg, sizeof msg, "%s/%s is a temporary file left by a process that stopped while writing (it may hold tokens); the token's next refresh adopts or removes it, or run: %s refresh NAME",
+				 dir, de->d_name, CLI_PROG);
+			check_bad("store file", msg);
+			bad++;
+		} else if (S_ISREG(fs.st_mode) && (fs.st_mode & 077)) {
 			snprintf(msg, sizeof msg, "%s/%s is accessible by group or others (mode %03o); run: chmod 600 '%s/%s'",
 				 dir, de->d_name, (unsigned)(fs.st_mode & 0777), dir, de->d_name);
 			check_bad("store file", msg);

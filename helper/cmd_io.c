@@ -15,7 +15,6 @@
 #include "cli.h"
 
 #define IMPORT_MAX (8 * 1024 * 1024)
-#define LOCK_TIMEOUT_MS 10000
 
 enum { O_WITH_SECRETS = 1, O_OUTPUT, O_OVERWRITE, O_DRY_RUN };
 
@@ -236,7 +235,7 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 			if (e->state) {
 				ts_lock *lk = NULL;
 
-				if (ts_store_lock(ts_ctx_store(ctx), name, LOCK_TIMEOUT_MS, &lk, &err) != TS_OK) {
+				if (ts_store_lock(ts_ctx_store(ctx), name, ts_lock_wait_ms(ts_ctx_config(ctx)), &lk, &err) != TS_OK) {
 					rc = cli_err_ts(name, "import of the state failed", &err);
 					goto cleanup;
 				}

@@ -22,7 +22,6 @@
 
 #include "cli.h"
 
-#define LOCK_TIMEOUT_MS 10000
 
 void cli_status_clear(cli_status *st)
 {
@@ -209,7 +208,7 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 	if ((st->events & mask & ~st->state->notified) == 0 &&
 	    (st->state->notified & ~st->events) == 0)
 		return;
-	if (ts_store_lock(store, name, LOCK_TIMEOUT_MS, &lk, &err) != TS_OK) {
+	if (ts_store_lock(store, name, ts_lock_wait_ms(ts_ctx_config(ctx)), &lk, &err) != TS_OK) {
 		cli_warn(name, "notification skipped: %s", cli_unname(why, sizeof why, name, err.msg));
 		return;
 	}

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,12 @@ typedef struct ctx_secret {
 	int fail_code;
 } ctx_secret;
 
+/* A refreshed state that could not be saved (see ts_ctx_pending_put). */
+typedef struct ctx_pending {
+	char *name;
+	ts_state *state;
+} ctx_pending;
+
 struct ts_ctx {
 	ts_global_config *cfg;
 	ts_store *store;
@@ -54,6 +61,9 @@ struct ts_ctx {
 	size_t nsecrets;
 	ts_keycache *keys;          /* preload_secrets: key files (keys.c) */
 	ts_cache *cache;            /* parsed configurations and states (cache.c) */
+	ctx_pending *pending;       /* unsaved refreshed states, by token */
+	size_t npending;
+	pthread_mutex_t pending_lock;
 	bool have_root;             /* root_dev/root_ino: "/" when opened */
 	dev_t root_dev;
 	ino_t root_ino;
@@ -225,6 +235,7 @@ int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return ts_enomem(err);
 	ctx->templates_fd = -1;
+	pthread_mutex_init(&ctx->pending_lock, NULL);
 	ctx->log = opts->log;
 	ctx->log_arg = opts->log_arg;
 
@@ -316,6 +327,12 @@ void ts_ctx_close(ts_ctx *ctx)
 	free(ctx->secrets);
 	ts_keycache_free(ctx->keys);
 	ts_cache_free(ctx->cache);
+	for (i = 0; i < ctx->npending; i++) {
+		free(ctx->pending[i].name);
+		ts_state_free(ctx->pending[i].state);
+	}
+	free(ctx->pending);
+	pthread_mutex_destroy(&ctx->pending_lock);
 	ts_global_config_free(ctx->cfg);
 	ts_store_close(ctx->store);
 	free(ctx->store_path);
@@ -505,4 +522,82 @@ int ts_ctx_token_effective(ts_token_effective **out, ts_ctx *ctx, const char *na
 	rc = ts_token_resolve(out, ctx, c, err);
 	ts_token_config_free(c);
 	return rc;
+}
+
+/*
+ * Refreshed states that could not be saved (a full disk): the answer may
+ * have rotated the refresh token, and the old one must never be sent again,
+ * so the process keeps the new state here until a later call under the
+ * token's lock writes it. Threads share the context: a mutex guards it.
+ */
+static ctx_pending *pending_find(ts_ctx *ctx, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->npending; i++)
+		if (strcmp(ctx->pending[i].name, name) == 0)
+			return &ctx->pending[i];
+	return NULL;
+}
+
+int ts_ctx_pending_put(ts_ctx *ctx, const char *name, const ts_state *s, ts_error *err)
+{
+	ts_state *copy = NULL;
+	ctx_pending *p, *grown;
+	int rc;
+
+	if (ctx == NULL)
+		return TS_OK;
+	if ((rc = ts_state_dup(&copy, s, err)) != TS_OK)
+		return rc;
+	pthread_mutex_lock(&ctx->pending_lock);
+	if ((p = pending_find(ctx, name)) != NULL) {
+		ts_state_free(p->state);
+		p->state = copy;
+		copy = NULL;
+	} else if ((grown = realloc(ctx->pending, (ctx->npending + 1) * sizeof(*grown))) != NULL) {
+		ctx->pending = grown;
+		p = &ctx->pending[ctx->npending];
+		if ((p->name = strdup(name)) != NULL) {
+			p->state = copy;
+			copy = NULL;
+			ctx->npending++;
+		}
+	}
+	pthread_mutex_unlock(&ctx->pending_lock);
+	if (copy != NULL) {
+		ts_state_free(copy);
+		return ts_enomem(err);
+	}
+	return TS_OK;
+}
+
+int ts_ctx_pending_get(ts_state **out, ts_ctx *ctx, const char *name, ts_error *err)
+{
+	ctx_pending *p;
+	int rc = TS_OK;
+
+	*out = NULL;
+	if (ctx == NULL || ctx->npending == 0)
+		return TS_OK;
+	pthread_mutex_lock(&ctx->pending_lock);
+	if ((p = pending_find(ctx, name)) != NULL)
+		rc = ts_state_dup(out, p->state, err);
+	pthread_mutex_unlock(&ctx->pending_lock);
+	return rc;
+}
+
+void ts_ctx_pending_drop(ts_ctx *ctx, const char *name)
+{
+	ctx_pending *p;
+
+	if (ctx == NULL || ctx->npending == 0)
+		return;
+	pthread_mutex_lock(&ctx->pending_lock);
+	if ((p = pending_find(ctx, name)) != NULL) {
+		free(p->name);
+		ts_state_free(p->state);
+		*p = ctx->pending[--ctx->npending];
+	}
+	pthread_mutex_unlock(&ctx->pending_lock);
 }

@@ -144,9 +144,17 @@ enum ts_access_flags {
  * TS_EGRANT (refresh token dead; recorded in the state), TS_ECONFIG,
  * TS_ENET (state untouched apart from last_error/last_attempt), TS_ELOCKED.
  * `out_expires_at` (may be NULL) receives the token's expiry.
+ * A refreshed state that cannot be written (a full disk) is not an error:
+ * it is logged, kept in the context and written at the next call, and the
+ * new access token is returned.
  */
 int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 			const char *name, unsigned flags, ts_error *err);
+
+/* How long to wait for a token's lock: the holder's worst case (the
+ * refresh and its invalid_scope retry, each up to http_timeout, then the
+ * write), derived from the configuration. */
+int ts_lock_wait_ms(const ts_global_config *cfg);
 
 /* Refresh now regardless of expiry (helper `refresh`); same errors. */
 int ts_token_refresh(ts_ctx *ctx, const char *name, ts_error *err);

@@ -201,12 +201,18 @@ int ts_file_read(char **out, size_t *outlen, int dirfd, const char *dirpath, con
 int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const void *buf,
 			 size_t len, ts_error *err)
 {
+	return ts_file_write_atomic_ex(dirfd, dirpath, name, buf, len, false, err);
+}
+
+int ts_file_write_atomic_ex(int dirfd, const char *dirpath, const char *name, const void *buf,
+			    size_t len, bool keep_written, ts_error *err)
+{
 	char tmp[TS_NAME_MAX + 64], path[4096];
 	unsigned char rnd[6];
 	const char *p = buf;
 	size_t done = 0;
 	int fd = -1, rc = TS_OK, attempt;
-	bool created = false;
+	bool created = false, written = false;
 
 	ts_path_join(path, sizeof(path), dirpath, name);
 	if (strlen(name) > TS_NAME_MAX + 16 || strchr(name, '/') != NULL)
@@ -244,6 +250,7 @@ int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const
 		}
 		done += (size_t)w;
 	}
+	written = true;
 	if (fsync(fd) != 0) {
 		rc = ts_error_set(err, TS_EIO, "cannot write %s: fsync: %s", path, strerror(errno));
 		goto cleanup;
@@ -268,7 +275,9 @@ int ts_file_write_atomic(int dirfd, const char *dirpath, const char *name, const
 cleanup:
 	if (fd >= 0)
 		close(fd);
-	if (created)
+	/* A complete copy whose sync or rename failed is left for the next
+	 * writer under the lock to adopt or remove (store_file.c). */
+	if (created && !(keep_written && written))
 		unlinkat(dirfd, tmp, 0);
 	return rc;
 }

@@ -10,11 +10,19 @@
  * Failures are recorded in the state (last_error, last_attempt) without
  * touching the tokens, except invalid_grant, which marks the refresh token
  * dead so nobody hammers the provider with it again.
+ *
+ * A successful answer may have rotated the refresh token: from then on the
+ * old one is dead (or, with reuse detection, poison). So a state that
+ * cannot be saved is retried, a complete copy that could not be renamed
+ * stays for the next lock holder to adopt (store_file.c), the context
+ * keeps it in memory and writes it first at the next call, and the new
+ * access token is handed out all the same.
  */
 #include <config.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -60,13 +68,66 @@ int oa2_state_apply(ts_state *s, const oa2_token_response *r, ts_error *err)
 	return TS_OK;
 }
 
-static int lock_timeout_ms(ts_ctx *ctx)
+/* How many times a refreshed state is written before giving up. */
+#define SAVE_ATTEMPTS 3
+
+int ts_lock_wait_ms(const ts_global_config *cfg)
 {
-	const ts_global_config *cfg = ts_ctx_config(ctx);
 	long t = (cfg && cfg->http_timeout > 0) ? cfg->http_timeout : 20;
 
-	/* Long enough for the holder's own request to time out. */
-	return (int)(t * 1000 + 5000);
+	/* The holder's worst case: the refresh and its invalid_scope retry
+	 * (oa2_refresh_ex), each bounded by http_timeout, then the write and
+	 * its retries; 5 s covers the writes and a slow disk. */
+	return (int)(2 * t * 1000 + 5000);
+}
+
+static int lock_timeout_ms(ts_ctx *ctx)
+{
+	return ts_lock_wait_ms(ts_ctx_config(ctx));
+}
+
+/* Write a refreshed state, trying SAVE_ATTEMPTS times. */
+static int save_refreshed(ts_store *st, const char *name, ts_state *s, ts_error *err)
+{
+	int rc = TS_OK, i;
+
+	for (i = 0; i < SAVE_ATTEMPTS; i++) {
+		struct timespec pause = { 0, 100L * 1000 * 1000 * i };
+
+		if (i > 0)
+			nanosleep(&pause, NULL);
+		rc = ts_store_save_state(st, name, s, err);
+		if (rc == TS_OK || rc == TS_ENOMEM)
+			break;
+	}
+	return rc;
+}
+
+/* Under the lock, with the state just read in *s2: a refreshed state this
+ * process could not save earlier is newer unless another process has
+ * written since (its generation is then higher); write it now, and use it
+ * either way. */
+static int adopt_pending(ts_ctx *ctx, const char *name, ts_state **s2, ts_error *err)
+{
+	ts_state *p = NULL;
+	ts_error e2 = { 0 };
+	int rc;
+
+	if ((rc = ts_ctx_pending_get(&p, ctx, name, err)) != TS_OK || p == NULL)
+		return rc;
+	if (*s2 != NULL && (*s2)->generation > p->generation) {
+		ts_ctx_pending_drop(ctx, name);
+		ts_state_free(p);
+		return TS_OK;
+	}
+	ts_state_free(*s2);
+	*s2 = p;
+	if (ts_store_save_state(ts_ctx_store(ctx), name, p, &e2) == TS_OK) {
+		ts_ctx_pending_drop(ctx, name);
+		ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': saved the state kept in memory since an "
+			   "earlier write failed", name);
+	}
+	return TS_OK;
 }
 
 static bool usable(const ts_state *s, long margin, int64_t now)
@@ -177,6 +238,7 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	oa2_token_response *resp = NULL;
 	ts_store *st = ts_ctx_store(ctx);
 	const ts_global_config *cfg = ts_ctx_config(ctx);
+	ts_error serr = { 0 };
 	char host[256];
 	bool was_refresh = false;
 	long margin;
@@ -222,7 +284,8 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 
 	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
 		goto cleanup;
-	if ((rc = load_state_opt(&s2, st, name, err)) != TS_OK)
+	if ((rc = load_state_opt(&s2, st, name, err)) != TS_OK ||
+	    (rc = adopt_pending(ctx, name, &s2, err)) != TS_OK)
 		goto cleanup;
 	now = ts_now();
 	/* Someone else refreshed while we waited for the lock. */
@@ -235,6 +298,16 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	if ((rc = refresh_possible(eff, s2, err)) != TS_OK)
 		goto cleanup;
 
+	/* Write first: a store that cannot take the state now would lose the
+	 * rotated refresh token of the answer, so do not spend the old one. */
+	if (s2 != NULL && s2->refresh_token != NULL && s2->refresh_token[0] != '\0' &&
+	    ts_store_save_state(st, name, s2, &serr) != TS_OK) {
+		rc = ts_error_set(err, serr.code == TS_ENOMEM ? TS_ENOMEM : TS_EIO,
+				  "token '%s': not refreshed, because the store cannot be written (%s), and the answer's new refresh token could be lost; free space in the store and try again",
+				  name, serr.msg);
+		ts_ctx_log(ctx, TS_LOG_ERR, "%s", err ? err->msg : "store not writable");
+		goto cleanup;
+	}
 	oa2_url_host(host, sizeof(host), eff->token_url);
 	rc = do_refresh(&resp, ctx, eff, s2, &was_refresh, err);
 	if (rc != TS_OK) {
@@ -257,10 +330,17 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 		goto cleanup;
 	if ((rc = oa2_state_apply(s2, resp, err)) != TS_OK)
 		goto cleanup;
-	if ((rc = ts_store_save_state(st, name, s2, err)) != TS_OK) {
-		ts_ctx_log(ctx, TS_LOG_ERR, "token '%s': refreshed but the new state could not be "
-			   "saved: %s", name, err ? err->msg : "");
-		goto cleanup;
+	if (save_refreshed(st, name, s2, &serr) != TS_OK) {
+		/* Never lose what the provider just issued: keep it for the next
+		 * call of this process and hand out the new access token. */
+		if ((rc = ts_ctx_pending_put(ctx, name, s2, err)) != TS_OK)
+			goto cleanup;
+		ts_ctx_log(ctx, TS_LOG_ERR, "token '%s': refreshed, but the new state could not be "
+			   "saved (%s); the new tokens are kept in memory and in any complete "
+			   "temporary copy, and written at the next use; free space in the store",
+			   name, serr.msg);
+	} else {
+		ts_ctx_pending_drop(ctx, name);
 	}
 	ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': %s at %s; access token valid for %lld s%s",
 		   name, was_refresh ? "refreshed" : "new token (client_credentials)", host,

@@ -22,12 +22,22 @@
  * user from the start and nothing is ever chowned or chmodded after the
  * fact.
  *
+ * Temporaries: a writer killed between writing a temporary and renaming
+ * it, or whose rename failed, leaves .<name>.state.<12 hex>.tmp behind.
+ * The next lock holder of that token adopts the newest complete one whose
+ * generation is higher than the saved state's (it may carry the only live
+ * rotated refresh token) and removes the others; state temporaries are
+ * only ever written under the lock, so any it finds is stale.
+ * Configuration temporaries (written without the lock) are removed once
+ * older than a minute. `remove` removes all of them.
+ *
  * Lock files: created with O_EXCL when absent; an existing one must be a
  * regular file with one link, owned by the store's owner, or it is refused
  * (a hard link planted there must not be touched).
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -225,7 +235,9 @@ static int file_save_state(ts_store *st, const char *name, ts_state *s, ts_error
 		s->generation--;
 		return rc;
 	}
-	rc = ts_file_write_atomic(dirfd_of(st), st->location, file, text, strlen(text), err);
+	/* Under the lock: a complete copy that could not be renamed may hold
+	 * the only live refresh token; sweep_temps adopts it later. */
+	rc = ts_file_write_atomic_ex(dirfd_of(st), st->location, file, text, strlen(text), true, err);
 	if (rc != TS_OK)
 		s->generation--;
 	ts_free_secret(text);
@@ -252,6 +264,99 @@ static int try_lock(int fd)
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
 	return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+/* Whether `f` is ".<name>.<suffix>.<12 hex>.tmp", a temporary of
+ * ts_file_write_atomic for the file <name>.<suffix>. */
+static bool is_temp_of(const char *f, const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix), i;
+
+	if (f[0] != '.' || strncmp(f + 1, name, n) != 0 || f[1 + n] != '.' ||
+	    strncmp(f + 2 + n, suffix, k) != 0 || f[2 + n + k] != '.')
+		return false;
+	f += 3 + n + k;
+	for (i = 0; i < 12; i++)
+		if (!((f[i] >= '0' && f[i] <= '9') || (f[i] >= 'a' && f[i] <= 'f')))
+			return false;
+	return strcmp(f + 12, ".tmp") == 0;
+}
+
+/* The generation of a state file (or temporary); -1 when it is missing or
+ * not a complete state of the store's owner. */
+static long long state_generation(ts_store *st, const char *file)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat sb;
+	ts_state *s = NULL;
+	long long gen = -1;
+
+	if (ts_file_read_st(&buf, &len, &sb, dirfd_of(st), st->location, file, TS_FILE_MAX, true, true,
+			    NULL) != TS_OK)
+		return -1;
+	if (sb.st_uid == ((file_store *)st->priv)->owner && sb.st_nlink == 1 &&
+	    ts_state_parse(&s, buf, len, file, NULL) == TS_OK)
+		gen = (long long)s->generation;
+	ts_state_free(s);
+	ts_free_secret(buf);
+	return gen;
+}
+
+/*
+ * Clean up after writers of token `name` that died or failed (see the top
+ * of the file); with `all` (remove) every temporary goes. Returns how many
+ * files were found. Best effort: a failure here never fails the caller.
+ */
+static int sweep_temps(ts_store *st, const char *name, bool all)
+{
+	char state[TS_NAME_MAX + 8], best[TS_NAME_MAX + 64] = "";
+	long long best_gen = -1, gen;
+	struct dirent *de;
+	struct stat sb;
+	time_t now = time(NULL);
+	int fd, found = 0;
+	DIR *d;
+
+	if ((fd = dup(dirfd_of(st))) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	snprintf(state, sizeof(state), "%s.state", name);
+	while ((de = readdir(d)) != NULL) {
+		const char *f = de->d_name;
+
+		if (strlen(f) >= sizeof(best))
+			continue;
+		if (is_temp_of(f, name, "state")) {
+			found++;
+			gen = all ? -1 : state_generation(st, f);
+			if (gen > best_gen) {
+				if (best[0] != '\0')
+					unlinkat(dirfd_of(st), best, 0);
+				best_gen = gen;
+				snprintf(best, sizeof(best), "%s", f);
+			} else {
+				unlinkat(dirfd_of(st), f, 0);
+			}
+		} else if (is_temp_of(f, name, "yaml")) {
+			found++;
+			if (all || (fstatat(dirfd_of(st), f, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    now - sb.st_mtime > 60))
+				unlinkat(dirfd_of(st), f, 0);
+		}
+	}
+	closedir(d);
+	if (best[0] != '\0') {
+		if (best_gen > state_generation(st, state) && renameat(dirfd_of(st), best, dirfd_of(st), state) == 0)
+			(void)fsync(dirfd_of(st));
+		else
+			unlinkat(dirfd_of(st), best, 0);
+	}
+	return found;
 }
 
 /* Open the lock file: create it (O_EXCL, so it is ours and new) when it is
@@ -356,6 +461,7 @@ static int file_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **o
 	}
 	lk->fd = fd;
 	fd = -1;
+	(void)sweep_temps(st, name, false);
 	*out = lk;
 	rc = TS_OK;
 cleanup:
@@ -378,27 +484,39 @@ static int file_remove(ts_store *st, const char *name, ts_error *err)
 {
 	static const char *const sfx[] = { ".yaml", ".state", ".lock" };
 	char file[TS_NAME_MAX + 8], path[4096];
-	bool any = false;
+	ts_lock *lk = NULL;
+	bool any;
 	size_t i;
 	int rc;
 
 	if ((rc = ts_name_check(name, err)) != TS_OK)
 		return rc;
+	/* Under the token's lock, so no refresh is half way through. */
+	if ((rc = file_lock(st, name, 5000, &lk, err)) != TS_OK)
+		return rc;
+	any = sweep_temps(st, name, true) > 0;
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(file, sizeof(file), "%s%s", name, sfx[i]);
 		if (unlinkat(dirfd_of(st), file, 0) == 0) {
-			any = true;
+			/* The lock file was just created by file_lock: not a sign of the token. */
+			if (i < 2)
+				any = true;
 		} else if (errno != ENOENT) {
 			ts_path_join(path, sizeof(path), st->location, file);
-			return ts_error_set(err, errno == EACCES || errno == EPERM ? TS_EPERM : TS_EIO,
-					    "cannot remove %s: %s", path, strerror(errno));
+			rc = ts_error_set(err, errno == EACCES || errno == EPERM ? TS_EPERM : TS_EIO,
+					  "cannot remove %s: %s", path, strerror(errno));
+			goto cleanup;
 		}
 	}
-	if (!any)
-		return ts_error_set(err, TS_ENOTFOUND, "token '%s' not found in store %s", name,
-				    st->location);
+	if (!any) {
+		rc = ts_error_set(err, TS_ENOTFOUND, "token '%s' not found in store %s", name,
+				  st->location);
+		goto cleanup;
+	}
 	(void)fsync(dirfd_of(st));
-	return TS_OK;
+cleanup:
+	file_unlock(lk);
+	return rc;
 }
 
 /* A stamp from stat: a file replaced by rename has another inode, an edit

@@ -119,6 +119,10 @@ int ts_yemit_state_pairs(ts_yemit *e, const ts_state *s);
 /* Like ts_file_read; also returns the file's stat (may be NULL). */
 int ts_file_read_st(char **out, size_t *outlen, struct stat *st, int dirfd, const char *dirpath,
 		    const char *name, size_t max, bool secret, bool nofollow, ts_error *err);
+/* ts_file_write_atomic; with keep_written, a temporary that was written
+ * completely but could not be synced or renamed is left in place. */
+int ts_file_write_atomic_ex(int dirfd, const char *dirpath, const char *name, const void *buf,
+			    size_t len, bool keep_written, ts_error *err);
 /* Check a file or directory's owner and mode; `what` names it. */
 int ts_perm_check_dir(const struct stat *st, const char *path, ts_error *err);
 int ts_perm_check_file(const struct stat *st, const char *path, bool secret, ts_error *err);
@@ -187,5 +191,12 @@ int ts_cache_access(char **out, int64_t *expires_at, ts_ctx *ctx, const char *na
  * token is due or not valid, and the caller goes on. */
 int ts_cache_login(ts_login *out, ts_ctx *ctx, const char *authname, const char *password,
 		   const char *host, ts_error *err);
+/* ---- unsaved refreshed states (ctx.c) ---- */
+/* Keep a copy of `s`, a refreshed state of token `name` that could not be
+ * saved, replacing an older one. TS_ENOMEM only. */
+int ts_ctx_pending_put(ts_ctx *ctx, const char *name, const ts_state *s, ts_error *err);
+/* A copy of the kept state of `name`, or *out NULL. TS_ENOMEM only. */
+int ts_ctx_pending_get(ts_state **out, ts_ctx *ctx, const char *name, ts_error *err);
+void ts_ctx_pending_drop(ts_ctx *ctx, const char *name);
 
 #endif /* TS_P_H */

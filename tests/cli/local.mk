@@ -7,3 +7,11 @@ TESTS += \
 	tests/cli/test_loopback.sh \
 	tests/cli/test_tls_faults.sh
 EXTRA_DIST += tests/cli/loopback_hold.py
+
+# failwrite.so: an LD_PRELOAD shim that makes state writes fail (a full disk).
+check_LTLIBRARIES += tests/cli/failwrite.la
+tests_cli_failwrite_la_SOURCES = tests/cli/failwrite.c
+tests_cli_failwrite_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
+tests_cli_failwrite_la_LIBADD = -ldl
+TESTS += tests/cli/test_write_fail.sh tests/cli/test_crash.sh tests/cli/test_lock_wait.sh
+EXTRA_DIST += tests/cli/crash_loop.py tests/cli/store.sh

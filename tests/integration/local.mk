@@ -22,7 +22,7 @@ EXTRA_DIST += \
 # Sanitizer builds: the preload that initializes ASan before the uninstrumented
 # hosts' own constructors run (see asan_initfirst.c and env.sh).
 if SANITIZERS
-check_LTLIBRARIES = tests/integration/libasan_initfirst.la
+check_LTLIBRARIES += tests/integration/libasan_initfirst.la
 tests_integration_libasan_initfirst_la_SOURCES = tests/integration/asan_initfirst.c
 tests_integration_libasan_initfirst_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-rpath /nowhere -Wl,-z,initfirst

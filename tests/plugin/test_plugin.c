@@ -14,7 +14,9 @@
  *                               TEST_PLUGIN_CHROOT=DIR it chroots into DIR
  *                               after loading the plugin (root only);
  *                               with TEST_PLUGIN_SETUID=UID it then takes
- *                               that uid and gid, as Postfix's smtp does
+ *                               that uid and gid, as Postfix's smtp does;
+ *                               TEST_PLUGIN_LOGINS=N logs in N times in
+ *                               the one process
  *   test_plugin threads STORE CONFIG AUTHNAME N
  *                               N threads log in at once (XOAUTH2); prints
  *                               each initial response, exits 0 when all
@@ -1464,6 +1466,7 @@ static int run_login(int argc, char **argv)
 	sasl_conn_t *conn = NULL;
 	const char *out = NULL, *mech;
 	unsigned outlen = 0;
+	long logins = 1;
 	int rc;
 
 	g_store = argv[2];
@@ -1483,17 +1486,21 @@ static int run_login(int argc, char **argv)
 			return 3;
 		}
 	}
+	if (getenv("TEST_PLUGIN_LOGINS") != NULL)
+		logins = strtol(getenv("TEST_PLUGIN_LOGINS"), NULL, 10);
 	make_cbs(cbs, &c);
-	rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, 0, &conn);
-	if (rc == SASL_OK)
-		rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech);
-	if (rc == SASL_CONTINUE) {
-		printf("%s\n", show(out, outlen));
-		rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
-	} else {
-		fprintf(stderr, "login failed (%d): %s\n", rc, conn ? sasl_errdetail(conn) : "");
+	for (rc = SASL_OK; logins > 0 && rc == SASL_OK; logins--) {
+		rc = sasl_client_new("imap", "imap.example.test", NULL, NULL, cbs, 0, &conn);
+		if (rc == SASL_OK)
+			rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &mech);
+		if (rc == SASL_CONTINUE) {
+			printf("%s\n", show(out, outlen));
+			rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
+		} else {
+			fprintf(stderr, "login failed (%d): %s\n", rc, conn ? sasl_errdetail(conn) : "");
+		}
+		sasl_dispose(&conn);
 	}
-	sasl_dispose(&conn);
 	sasl_client_done();
 	free(c.secret);
 	return rc == SASL_OK ? 0 : 1;

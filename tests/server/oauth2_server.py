@@ -15,6 +15,8 @@
 # --max-seconds.  The contract is in briefs/COMMON.md ("The test OAuth2
 # server"); beyond it this server offers:
 #   flags   --device-expires S (600), --code-ttl S (60),
+#           --refresh-grace S (0): a rotated refresh token stays usable
+#           for S seconds, as Microsoft's do, instead of being reuse,
 #           --client-mailbox M (client_credentials user, alice@example.test)
 #   control "device_interval", "device_expires", "client_mailbox",
 #           "authorize": "allow" (cancel pending denials), "fault" may be a
@@ -26,7 +28,6 @@
 #           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials;
 #           dovecot-client / dovecot-secret (basic only), a resource server
 #           registered for introspection only: no grant type, no /authorize
-#   stats   "refresh_replays": refresh requests refused as reuse
 #   keys    --jwt-client ID=PUB.pem registers a confidential client that
 #           authenticates with private_key_jwt (RFC 7523 2.2) and the key
 #           PUB.pem; --service-account ISS=PUB.pem lets issuer ISS use the
@@ -36,6 +37,8 @@
 #           command; aud must be this server's /token, exp at most 10
 #           minutes ahead, nbf/iat not in the future, and a jti is
 #           accepted once ("assertion_replays" in stats counts refusals).
+#   stats   "refresh_replays": refresh requests refused as reuse;
+#           "refresh_grace_uses": rotated ones accepted in the grace period
 #   GET /device (HTML form), GET /.well-known/oauth-authorization-server
 # Fault semantics: hang/500/503/malformed/oversized/invalid_grant/
 # invalid_client/slow_down/no_access_token/bad_token_type/html answer
@@ -307,6 +310,7 @@ class State:
     def __init__(self, args):
         self.lock = threading.Lock()
         self.access_ttl = args.access_ttl
+        self.refresh_grace = args.refresh_grace
         self.device_interval = args.device_interval
         self.device_expires = args.device_expires
         self.cc_user = args.client_mailbox
@@ -336,6 +340,7 @@ class State:
         self.stat_status = {}
         self.stat_total = 0
         self.stat_replays = 0
+        self.stat_grace = 0
 
     # -- accounting ---------------------------------------------------
     def count(self, path, grant_type):
@@ -359,7 +364,8 @@ class State:
                     "status": dict(self.stat_status),
                     "refresh_replays": self.stat_replays,
                     "assertion_replays": self.assertion_replays,
-                    "last_assertion_header": self.last_assertion_header}
+                    "last_assertion_header": self.last_assertion_header,
+                    "refresh_grace_uses": self.stat_grace}
 
     def log(self, entry):
         if not self.log_path:
@@ -966,6 +972,17 @@ class Handler(BaseHTTPRequestHandler):
             old = st.refresh.get(rt)
             if old is not None and old["client_id"] == cid and \
                     old["rotated"] and \
+                    not st.grants[old["grant"]]["revoked"] and \
+                    time.time() - old["rotated_at"] <= st.refresh_grace:
+                # --refresh-grace: like Microsoft's, a rotated refresh
+                # token stays usable for a while; it is answered as if
+                # current (the grant's newest refresh tokens stay valid).
+                st.stat_grace += 1
+                out = st.issue(old["grant"], st.grants[old["grant"]]["scope"],
+                               st.rotate)
+                return json_resp(200, out)
+            if old is not None and old["client_id"] == cid and \
+                    old["rotated"] and \
                     not st.grants[old["grant"]]["revoked"]:
                 # Reuse of a rotated refresh token: either the client lost
                 # the answer or someone else holds a copy.  The server
@@ -994,6 +1011,7 @@ class Handler(BaseHTTPRequestHandler):
             if st.rotate:
                 r["active"] = False
                 r["rotated"] = True
+                r["rotated_at"] = time.time()
         return json_resp(200, out)
 
     def grant_client_credentials(self, cid):
@@ -1338,6 +1356,7 @@ def main():
                     type=lambda v: v.split("=", 1), metavar="ID=PUB.pem")
     ap.add_argument("--service-account", action="append", default=[],
                     type=lambda v: v.split("=", 1), metavar="ISS=PUB.pem")
+    ap.add_argument("--refresh-grace", type=float, default=0)
     args = ap.parse_args()
     for cid, key in args.jwt_client:
         CLIENTS[cid] = {"secret": None, "methods": {"private_key_jwt"},
