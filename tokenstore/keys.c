@@ -73,18 +73,9 @@ void ts_keycache_free(ts_keycache *kc)
 	free(kc);
 }
 
-/* Read a key file: like a client_secret_file, but multi-line. */
-static int key_file_read(char **out, size_t *len, const char *path, bool secret, ts_error *err)
-{
-	*out = NULL;
-	if (path[0] != '/')
-		return ts_error_set(err, TS_EINVAL, "'%s' is not an absolute path; give the full path",
-				    path);
-	return ts_file_read_st(out, len, NULL, AT_FDCWD, NULL, path, JOSE_FILE_MAX, secret, true, err);
-}
-
 /* Read and check `path` into `k`. The message of a failure names the file. */
-static int entry_load(key_entry *k, const char *path, enum key_kind kind, ts_error *err)
+static int entry_load(key_entry *k, const ts_store *st, const char *path, enum key_kind kind,
+		      ts_error *err)
 {
 	jose_service_account *sa = NULL;
 	char *buf = NULL;
@@ -95,7 +86,9 @@ static int entry_load(key_entry *k, const char *path, enum key_kind kind, ts_err
 	k->kind = kind;
 	if ((k->path = strdup(path)) == NULL)
 		return ts_enomem(err);
-	if ((rc = key_file_read(&buf, &len, path, kind != KEY_CERT, err)) != TS_OK)
+	/* Like a client_secret_file (as root: the store owner's rights), but
+	 * multi-line. */
+	if ((rc = ts_owned_file_read(&buf, &len, st, path, JOSE_FILE_MAX, kind != KEY_CERT, err)) != TS_OK)
 		return rc;
 	switch (kind) {
 	case KEY_PRIVATE:
@@ -144,7 +137,7 @@ static int cache_add(ts_keycache *kc, ts_ctx *ctx, const char *name, const char 
 		return ts_enomem(err);
 	kc->v = grown;
 	k = &kc->v[kc->n];
-	rc = entry_load(k, path, kind, &sub);
+	rc = entry_load(k, ts_ctx_store(ctx), path, kind, &sub);
 	if (rc == TS_ENOMEM) {
 		entry_clear(k);
 		return ts_enomem(err);
@@ -195,7 +188,7 @@ static int entry_get(const key_entry **out, key_entry *tmp, ts_ctx *ctx, const c
 		*out = k;
 		return TS_OK;
 	}
-	rc = entry_load(tmp, path, kind, &sub);
+	rc = entry_load(tmp, ts_ctx_store(ctx), path, kind, &sub);
 	if (rc == TS_OK) {
 		*out = tmp;
 		return TS_OK;

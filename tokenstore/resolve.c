@@ -98,11 +98,8 @@ static int secret_one_line(char *buf, size_t *len, const char *path, ts_error *e
 	return TS_OK;
 }
 
-/* Read a client_secret_file: absolute, no symbolic link, a regular file,
- * not readable by others, one line. As root, with the rights of the user
- * the store or the file belongs to (see ts_p.h). Messages name the file,
- * not the token (the caller adds that). */
-int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_error *err)
+int ts_owned_file_read(char **out, size_t *outlen, const ts_store *st, const char *path, size_t max,
+		       bool secret, ts_error *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -119,7 +116,7 @@ int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_err
 	secret_reader(&uid, &gid, st, path);
 	if ((rc = ts_act_begin(&act, uid, gid, err)) != TS_OK)
 		return rc;
-	rc = ts_file_read_st(&buf, &len, &sb, AT_FDCWD, NULL, path, TS_SECRET_FILE_MAX, true, true, err);
+	rc = ts_file_read_st(&buf, &len, &sb, AT_FDCWD, NULL, path, max, secret, true, err);
 	ts_act_end(&act);
 	if (rc == TS_EPERM && strstr(err ? err->msg : "", "cannot open") != NULL) {
 		uid_t reader = uid != 0 ? uid : geteuid();
@@ -131,12 +128,29 @@ int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_err
 	}
 	if (rc != TS_OK)
 		return rc;
-	if (uid != 0 && sb.st_uid != uid) {
+	if (secret && uid != 0 && sb.st_uid != uid) {
 		ts_free_secret(buf);
 		return ts_error_set(err, TS_EPERM,
 				    "%s belongs to uid %ld, but the store belongs to uid %ld, and a secret file must belong to the store's owner; fix: chown %ld %s",
 				    path, (long)sb.st_uid, (long)uid, (long)uid, path);
 	}
+	*out = buf;
+	if (outlen)
+		*outlen = len;
+	return TS_OK;
+}
+
+/* Read a client_secret_file: ts_owned_file_read, then exactly one line.
+ * Messages name the file, not the token (the caller adds that). */
+int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ts_owned_file_read(&buf, &len, st, path, TS_SECRET_FILE_MAX, true, err)) != TS_OK)
+		return rc;
 	if ((rc = secret_one_line(buf, &len, path, err)) != TS_OK) {
 		ts_free_secret(buf);
 		return rc;

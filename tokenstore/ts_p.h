@@ -152,12 +152,16 @@ int ts_template_load_at(ts_template **out, int dirfd, const char *dirpath, const
 int ts_template_list_at(ts_strlist *out, int dirfd, const char *dirpath, ts_error *err);
 
 /* ---- resolve (resolve.c) ---- */
-/* Read a client_secret_file (absolute, no symbolic link, regular, 0600-like,
- * exactly one line); the message names the file, not the token. As root it
- * is opened with the rights of the owner of store `st` when that is not
- * root, else with those of the file's owner, and must belong to that user
+/* Read a file a token names (absolute, no symbolic link, regular, at most
+ * `max` bytes; with `secret` not readable by others). As root it is opened
+ * with the rights of the owner of store `st` when that is not root, else
+ * with those of the file's owner, and a secret must belong to that user
  * (TS_EPERM naming the owner and the fix otherwise). `st` may be NULL.
  * Free *out with ts_free_secret. */
+int ts_owned_file_read(char **out, size_t *outlen, const ts_store *st, const char *path, size_t max,
+		       bool secret, ts_error *err);
+/* Read a client_secret_file: ts_owned_file_read, and exactly one line; the
+ * message names the file, not the token. */
 int ts_secret_file_read(char **out, const ts_store *st, const char *path, ts_error *err);
 int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, const ts_template *t,
 			 long global_margin, bool read_secret, ts_error *err);

@@ -141,6 +141,27 @@ static void test_secret_files(void)
 	free(s);
 	ts_ctx_close(ctx);
 
+	/* A private key file (private_key_jwt) is read the same way. */
+	{
+		char keytok[700], text[1400];
+
+		snprintf(keytok, sizeof(keytok), "%s/jwtkey.yaml", store);
+		snprintf(text, sizeof(text),
+			 "name: jwtkey\ntemplate: generic\nclient_id: app\nclient_auth: private_key_jwt\n"
+			 "client_key_file: %s\nflow: client_credentials\ntoken_url: http://127.0.0.1:9/token\n",
+			 rootsec);
+		write_as(keytok, text, 0600, OWNER);
+		ctx = open_ctx(false, &e);
+		s = secret_of(ctx, "jwtkey", &e);
+		if (!tap_ok(s == NULL && e.code == TS_EPERM && unit_has(e.msg, rootsec) &&
+			    unit_has(e.msg, "uid 65534"),
+			    "a root-only client_key_file named by the store's owner is not read by root"))
+			tap_diag("  code %d: %s", e.code, e.msg);
+		free(s);
+		ts_ctx_close(ctx);
+		unlink(keytok);
+	}
+
 	/* A configuration in the store that belongs to someone else. */
 	write_token("foreign", svcsec, OTHER);
 	ctx = open_ctx(false, &e);
