@@ -82,6 +82,7 @@ static int report_grant(const char *name, const ts_token_effective *eff, const o
 		printf("  access token: stored, expiry not given by the provider\n");
 	printf("  refresh token: %s\n", r->refresh_token ? "received and stored" :
 	       eff->flow == TS_FLOW_CLIENT_CREDENTIALS ? "none (client credentials: a new token is fetched when due)" :
+	       eff->flow == TS_FLOW_JWT_BEARER ? "none (jwt_bearer: a new token is fetched for each mailbox when due)" :
 	       "none received (the token cannot be refreshed; check the scope, e.g. offline_access)");
 	printf("  scope: %s\n", r->scope ? r->scope : "(as requested)");
 	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -203,6 +204,20 @@ static int flow_client_credentials(ts_ctx *ctx, const char *name, const ts_token
 	return rc;
 }
 
+/* A service account: the first token, for the token's user. */
+static int flow_jwt_bearer(ts_ctx *ctx, const char *name, const ts_token_effective *eff)
+{
+	oa2_token_response *r = NULL;
+	ts_error err = { 0 };
+	int rc;
+
+	if (oa2_jwt_bearer(&r, ctx, eff, eff->user, &err) != TS_OK)
+		return cli_err_ts(name, "jwt-bearer grant failed", &err);
+	rc = store(ctx, name, eff, r);
+	oa2_token_response_free(r);
+	return rc;
+}
+
 static int parse_int(int *out, const char *s, int min, int max)
 {
 	char *end;
@@ -265,6 +280,8 @@ int cmd_authorize(const cli_global *g, int argc, char **argv)
 		rc = flow_device(ctx, name, eff);
 	else if (eff->flow == TS_FLOW_CLIENT_CREDENTIALS)
 		rc = flow_client_credentials(ctx, name, eff);
+	else if (eff->flow == TS_FLOW_JWT_BEARER)
+		rc = flow_jwt_bearer(ctx, name, eff);
 	else
 		rc = flow_code(ctx, name, eff, no_browser, port, timeout);
 cleanup:

@@ -76,7 +76,8 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 	}
 	rc = ts_store_load_state(ts_ctx_store(ctx), name, &st->state, &err);
 	if (rc == TS_ENOTFOUND) {
-		st->refreshable = st->eff->flow == TS_FLOW_CLIENT_CREDENTIALS;
+		st->refreshable = st->eff->flow == TS_FLOW_CLIENT_CREDENTIALS ||
+				  st->eff->flow == TS_FLOW_JWT_BEARER;
 		if (st->eff->validity != TS_VALIDITY_VALID)
 			set_text(st, 2, "invalid (validity: %s)", ts_validity_str(st->eff->validity));
 		else
@@ -99,7 +100,7 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 		snprintf(st->detail, sizeof st->detail, "validity is %s", ts_validity_str(st->eff->validity));
 	}
 
-	if (st->eff->flow == TS_FLOW_CLIENT_CREDENTIALS)
+	if (st->eff->flow == TS_FLOW_CLIENT_CREDENTIALS || st->eff->flow == TS_FLOW_JWT_BEARER)
 		st->refreshable = true;
 	else if (s->refresh_token && !s->refresh_token_dead &&
 		 !(s->refresh_expires_at > 0 && s->refresh_expires_at <= now))

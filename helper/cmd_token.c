@@ -48,7 +48,7 @@ int cmd_token(const cli_global *g, int argc, char **argv)
 		free(wire);
 		ts_token_effective_free(eff);
 	}
-	if (ts_token_get_access(&tok, NULL, ctx, name, 0, &err) != TS_OK) {
+	if (ts_token_get_access_as(&tok, NULL, ctx, name, mailbox, 0, &err) != TS_OK) {
 		rc = cli_err_ts(name, "no access token", &err);
 		goto cleanup;
 	}
@@ -145,7 +145,7 @@ int cmd_refresh(const cli_global *g, int argc, char **argv)
 				ts_token_effective_free(eff);
 				continue;
 			}
-			if (eff->flow != TS_FLOW_CLIENT_CREDENTIALS &&
+			if (eff->flow != TS_FLOW_CLIENT_CREDENTIALS && eff->flow != TS_FLOW_JWT_BEARER &&
 			    ts_store_load_state(ts_ctx_store(ctx), name, &s, &err) == TS_ENOTFOUND) {
 				printf("%s: skipped (not authorized; run: %s authorize %s)\n", name, CLI_PROG, name);
 				ts_token_effective_free(eff);

@@ -488,7 +488,8 @@ static int mech_error_challenge(mech_conn *m, sasl_client_params_t *params,
 
 	mech_log_error_challenge(utils, m, serverin, serverinlen);
 	if (m->access != NULL &&
-	    ts_token_mark_rejected(m->glob->ctx, m->token_name, m->access, &err) != TS_OK)
+	    ts_token_mark_rejected_as(m->glob->ctx, m->token_name, m->wire_user, m->access,
+				      &err) != TS_OK)
 		plug_log(utils, SASL_LOG_WARN, "%s: cannot mark the access token of '%s' as "
 			 "rejected: %s", mech_names[m->kind], m->token_name, err.msg);
 	ts_free_secret(m->access);

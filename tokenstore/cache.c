@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -886,6 +887,11 @@ int ts_cache_login(ts_login *out, ts_ctx *ctx, const char *authname, const char 
 	    (rc = ts_token_mailbox(&out->mailbox, t->eff, authname, err)) != TS_OK)
 		goto cleanup;
 	out->step = TS_LOGIN_ACCESS;
+	/* The cached state is the token's own; a jwt_bearer token acting for
+	 * another mailbox keeps that one's under another key (refresh.c). */
+	if (t->eff->flow == TS_FLOW_JWT_BEARER &&
+	    (t->eff->user == NULL || strcasecmp(t->eff->user, out->mailbox) != 0))
+		goto cleanup;
 	rc = tok_access(&out->access, &out->expires_at, ctx, c, t, err);
 	if (rc == TS_CACHE_MISS)
 		rc = TS_OK; /* the caller refreshes */

@@ -50,3 +50,25 @@ int ts_name_check(const char *name, ts_error *err)
 	}
 	return TS_OK;
 }
+
+/*
+ * A state key: a token name, or NAME#HEX for the state a jwt_bearer token
+ * keeps for one mailbox ('#' never occurs in a name, so no token's own
+ * state can be mistaken for it).
+ */
+int ts_state_key_check(const char *key, ts_error *err)
+{
+	const char *hash = key ? strchr(key, '#') : NULL;
+	char name[TS_NAME_MAX + 1];
+	size_t n;
+
+	if (hash == NULL)
+		return ts_name_check(key, err);
+	n = (size_t)(hash - key);
+	if (n == 0 || n > TS_NAME_MAX || strlen(hash + 1) != TS_STATE_KEY_HEX ||
+	    strspn(hash + 1, "0123456789abcdef") != TS_STATE_KEY_HEX)
+		return ts_error_set(err, TS_EINVAL, "state key '%.64s' is malformed", key);
+	memcpy(name, key, n);
+	name[n] = '\0';
+	return ts_name_check(name, err);
+}

@@ -156,6 +156,21 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
  * write), derived from the configuration. */
 int ts_lock_wait_ms(const ts_global_config *cfg);
 
+/*
+ * The same for `mailbox`: a jwt_bearer token keeps one state (and lock) per
+ * mailbox it acts for, so each mailbox gets its own access token, refreshed
+ * once per expiry. `mailbox` must be the token's user or match its users
+ * (TS_EPERM before any request otherwise); NULL means the token's user.
+ * For other flows `mailbox` is ignored: ts_token_mailbox checks it.
+ */
+int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, const char *name,
+			   const char *mailbox, unsigned flags, ts_error *err);
+
+/* The state key of `c` for `mailbox` (see ts_state_key_check): the name,
+ * or NAME#HEX for a jwt_bearer token and a mailbox other than its user. */
+int ts_token_state_key(char **out, const ts_token_config *c, const char *mailbox,
+		       ts_error *err);
+
 /* Refresh now regardless of expiry (helper `refresh`); same errors. */
 int ts_token_refresh(ts_ctx *ctx, const char *name, ts_error *err);
 
@@ -166,6 +181,9 @@ int ts_token_store_grant(ts_ctx *ctx, const char *name, const oa2_token_response
 /* A server rejected `access_token`: if it is still the cached one, mark it
  * so the next ts_token_get_access refreshes. Compares in constant time. */
 int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_token, ts_error *err);
+/* The same for the state a jwt_bearer token keeps for `mailbox`. */
+int ts_token_mark_rejected_as(ts_ctx *ctx, const char *name, const char *mailbox,
+			      const char *access_token, ts_error *err);
 
 /* Find the token a SASL login means (select.c): if `password` names a
  * token, that one; else the single token whose name or user equals

@@ -20,11 +20,15 @@
  */
 #include <config.h>
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "oauth_http_p.h"
 #include "ts_p.h"
@@ -166,7 +170,7 @@ static int refresh_possible(const ts_token_effective *eff, const ts_state *s, ts
 {
 	const char *n = eff->name;
 
-	if (eff->flow == TS_FLOW_CLIENT_CREDENTIALS)
+	if (eff->flow == TS_FLOW_CLIENT_CREDENTIALS || eff->flow == TS_FLOW_JWT_BEARER)
 		return TS_OK;
 	if (s == NULL)
 		return ts_error_set(err, TS_ESTATE, "token '%s' has never been authorized; run: "
@@ -205,7 +209,7 @@ static void record_failure(ts_ctx *ctx, const char *name, ts_state **sp, int rc,
 
 /* The network part, with the lock held and `s` freshly read. */
 static int do_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effective *eff,
-		      const ts_state *s, bool *was_refresh, ts_error *err)
+		      const char *mailbox, const ts_state *s, bool *was_refresh, ts_error *err)
 {
 	oa2_oauth_error oe;
 	int rc;
@@ -225,13 +229,78 @@ static int do_refresh(oa2_token_response **out, ts_ctx *ctx, const ts_token_effe
 	}
 	if (eff->flow == TS_FLOW_CLIENT_CREDENTIALS)
 		return oa2_client_credentials(out, ctx, eff, err);
+	if (eff->flow == TS_FLOW_JWT_BEARER)
+		return oa2_jwt_bearer(out, ctx, eff, mailbox, err);
 	return refresh_possible(eff, s, err);
+}
+
+static int key_dup(char **out, const char *s, ts_error *err)
+{
+	if ((*out = strdup(s)) == NULL)
+		return ts_error_set(err, TS_ENOMEM, "out of memory");
+	return TS_OK;
+}
+
+int ts_token_state_key(char **out, const ts_token_config *c, const char *mailbox,
+		       ts_error *err)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char lower[512], key[TS_NAME_MAX + TS_STATE_KEY_HEX + 2];
+	size_t i, n;
+
+	*out = NULL;
+	if (c->flow != TS_FLOW_JWT_BEARER || mailbox == NULL ||
+	    (c->user != NULL && strcasecmp(c->user, mailbox) == 0))
+		return key_dup(out, c->name, err);
+	if ((n = strlen(mailbox)) >= sizeof(lower))
+		return ts_error_set(err, TS_EINVAL, "token '%s': the mailbox is too long", c->name);
+	for (i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)mailbox[i]);
+	SHA256((const unsigned char *)lower, n, md);
+	n = (size_t)snprintf(key, sizeof(key), "%s#", c->name);
+	for (i = 0; i < TS_STATE_KEY_HEX / 2; i++)
+		n += (size_t)snprintf(key + n, sizeof(key) - n, "%02x", md[i]);
+	return key_dup(out, key, err);
+}
+
+/*
+ * The mailbox a jwt_bearer token acts for: `mailbox` when the token may
+ * (its user, or a match of its users), else the token's user. NULL for
+ * other flows, whose tokens are not per mailbox.
+ */
+static int bearer_mailbox(const char **out, const ts_token_config *c, const char *mailbox,
+			  ts_error *err)
+{
+	*out = NULL;
+	if (c->flow != TS_FLOW_JWT_BEARER)
+		return TS_OK;
+	if (mailbox == NULL || *mailbox == '\0')
+		mailbox = c->user;
+	if (mailbox == NULL)
+		return ts_error_set(err, TS_EINVAL,
+				    "token '%s' (jwt_bearer) has no user; set user, or log in as one of its users",
+				    c->name);
+	if ((c->user == NULL || strcasecmp(c->user, mailbox) != 0) &&
+	    !ts_users_match(&c->users, mailbox))
+		return ts_error_set(err, TS_EPERM,
+				    "token '%s' may not act for mailbox '%.200s' (not its user, not in its users); add it with: sasl-oauth2 edit %s --set users=...",
+				    c->name, mailbox, c->name);
+	*out = mailbox;
+	return TS_OK;
 }
 
 int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 			const char *name, unsigned flags, ts_error *err)
 {
+	return ts_token_get_access_as(out, out_expires_at, ctx, name, NULL, flags, err);
+}
+
+int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, const char *name,
+			   const char *mailbox, unsigned flags, ts_error *err)
+{
 	ts_token_config *c = NULL;
+	char *key = NULL;
+	const char *as = NULL;
 	ts_token_effective *eff = NULL;
 	ts_state *s = NULL, *s2 = NULL;
 	ts_lock *lk = NULL;
@@ -265,7 +334,11 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 		goto cleanup;
 	}
 	margin = c->refresh_margin >= 0 ? c->refresh_margin : cfg ? cfg->refresh_margin : 300;
-	if ((rc = load_state_opt(&s, st, name, err)) != TS_OK)
+	/* A jwt_bearer token keeps one state per mailbox it acts for. */
+	if ((rc = bearer_mailbox(&as, c, mailbox, err)) != TS_OK ||
+	    (rc = ts_token_state_key(&key, c, as, err)) != TS_OK)
+		goto cleanup;
+	if ((rc = load_state_opt(&s, st, key, err)) != TS_OK)
 		goto cleanup;
 	now = ts_now();
 	if (!(flags & TS_ACCESS_FORCE) && usable(s, margin, now)) {
@@ -282,10 +355,10 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	    (rc = refresh_possible(eff, s, err)) != TS_OK)
 		goto cleanup;
 
-	if ((rc = ts_store_lock(st, name, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
+	if ((rc = ts_store_lock(st, key, lock_timeout_ms(ctx), &lk, err)) != TS_OK)
 		goto cleanup;
-	if ((rc = load_state_opt(&s2, st, name, err)) != TS_OK ||
-	    (rc = adopt_pending(ctx, name, &s2, err)) != TS_OK)
+	if ((rc = load_state_opt(&s2, st, key, err)) != TS_OK ||
+	    (rc = adopt_pending(ctx, key, &s2, err)) != TS_OK)
 		goto cleanup;
 	now = ts_now();
 	/* Someone else refreshed while we waited for the lock. */
@@ -301,7 +374,7 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 	/* Write first: a store that cannot take the state now would lose the
 	 * rotated refresh token of the answer, so do not spend the old one. */
 	if (s2 != NULL && s2->refresh_token != NULL && s2->refresh_token[0] != '\0' &&
-	    ts_store_save_state(st, name, s2, &serr) != TS_OK) {
+	    ts_store_save_state(st, key, s2, &serr) != TS_OK) {
 		rc = ts_error_set(err, serr.code == TS_ENOMEM ? TS_ENOMEM : TS_EIO,
 				  "token '%s': not refreshed, because the store cannot be written (%s), and the answer's new refresh token could be lost; free space in the store and try again",
 				  name, serr.msg);
@@ -309,7 +382,7 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 		goto cleanup;
 	}
 	oa2_url_host(host, sizeof(host), eff->token_url);
-	rc = do_refresh(&resp, ctx, eff, s2, &was_refresh, err);
+	rc = do_refresh(&resp, ctx, eff, as, s2, &was_refresh, err);
 	if (rc != TS_OK) {
 		ts_ctx_log(ctx, rc == TS_ENET ? TS_LOG_WARN : TS_LOG_ERR, "%s",
 			   err ? err->msg : "refresh failed");
@@ -323,27 +396,28 @@ int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 				   "of the refused answer", name);
 		}
 		if (rc != TS_ENOMEM)
-			record_failure(ctx, name, &s2, rc, was_refresh, err);
+			record_failure(ctx, key, &s2, rc, was_refresh, err);
 		goto cleanup;
 	}
 	if (s2 == NULL && (rc = ts_state_new(&s2, err)) != TS_OK)
 		goto cleanup;
 	if ((rc = oa2_state_apply(s2, resp, err)) != TS_OK)
 		goto cleanup;
-	if (save_refreshed(st, name, s2, &serr) != TS_OK) {
+	if (save_refreshed(st, key, s2, &serr) != TS_OK) {
 		/* Never lose what the provider just issued: keep it for the next
 		 * call of this process and hand out the new access token. */
-		if ((rc = ts_ctx_pending_put(ctx, name, s2, err)) != TS_OK)
+		if ((rc = ts_ctx_pending_put(ctx, key, s2, err)) != TS_OK)
 			goto cleanup;
 		ts_ctx_log(ctx, TS_LOG_ERR, "token '%s': refreshed, but the new state could not be "
 			   "saved (%s); the new tokens are kept in memory and in any complete "
 			   "temporary copy, and written at the next use; free space in the store",
 			   name, serr.msg);
 	} else {
-		ts_ctx_pending_drop(ctx, name);
+		ts_ctx_pending_drop(ctx, key);
 	}
 	ts_ctx_log(ctx, TS_LOG_INFO, "token '%s': %s at %s; access token valid for %lld s%s",
-		   name, was_refresh ? "refreshed" : "new token (client_credentials)", host,
+		   name, was_refresh ? "refreshed" : as ? "new token (jwt_bearer)" :
+		   "new token (client_credentials)", host,
 		   (long long)(s2->expires_at - now),
 		   resp->refresh_token ? ", refresh token rotated" : "");
 	rc = hand_out(out, out_expires_at, s2, err);
@@ -355,6 +429,7 @@ cleanup:
 	ts_state_free(s2);
 	ts_token_effective_free(eff);
 	ts_token_config_free(c);
+	free(key);
 	return rc;
 }
 
@@ -414,16 +489,36 @@ cleanup:
 
 int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_token, ts_error *err)
 {
+	return ts_token_mark_rejected_as(ctx, name, NULL, access_token, err);
+}
+
+int ts_token_mark_rejected_as(ts_ctx *ctx, const char *name, const char *mailbox,
+			      const char *access_token, ts_error *err)
+{
 	ts_store *st = ts_ctx_store(ctx);
+	ts_token_config *c = NULL;
 	ts_lock *lk = NULL;
 	ts_state *s = NULL;
+	char *key = NULL;
 	size_t n;
 	int rc;
 
 	if (access_token == NULL)
 		return TS_OK;
-	if ((rc = lock_and_load(&lk, &s, ctx, name, false, err)) != TS_OK)
+	/* A jwt_bearer token's access token for a mailbox lives under its key. */
+	if (mailbox != NULL) {
+		if ((rc = ts_store_load_config(st, name, &c, err)) != TS_OK)
+			return rc;
+		rc = ts_token_state_key(&key, c, mailbox, err);
+		ts_token_config_free(c);
+		if (rc != TS_OK)
+			return rc;
+		name = key;
+	}
+	if ((rc = lock_and_load(&lk, &s, ctx, name, false, err)) != TS_OK) {
+		free(key);
 		return rc;
+	}
 	n = strlen(access_token);
 	if (s->access_token != NULL && strlen(s->access_token) == n &&
 	    CRYPTO_memcmp(s->access_token, access_token, n) == 0 && !s->access_rejected) {
@@ -435,6 +530,7 @@ int ts_token_mark_rejected(ts_ctx *ctx, const char *name, const char *access_tok
 	}
 	ts_store_unlock(st, lk);
 	ts_state_free(s);
+	free(key);
 	return rc;
 }
 
@@ -475,6 +571,7 @@ int ts_token_login(ts_login *out, ts_ctx *ctx, const char *authname, const char 
 		return rc;
 	/* Due, rejected or not cached: the ordinary path, which refreshes. */
 	if (out->access == NULL)
-		rc = ts_token_get_access(&out->access, &out->expires_at, ctx, out->name, 0, err);
+		rc = ts_token_get_access_as(&out->access, &out->expires_at, ctx, out->name,
+					    out->mailbox, 0, err);
 	return rc;
 }

@@ -4,7 +4,9 @@
  * Layout in the store directory (0700): <name>.yaml (configuration, 0600),
  * <name>.state (JSON state, 0600), <name>.lock (lock file, kept on unlock
  * because removing it would race with a waiter that already opened it),
- * and temporaries .<name>.XXXXXXXXXXXX.tmp while a file is replaced.
+ * and temporaries .<name>.XXXXXXXXXXXX.tmp while a file is replaced. A
+ * jwt_bearer token keeps the state of each further mailbox under the key
+ * <name>#<hex> (<name>#<hex>.state and .lock), removed with the token.
  *
  * The directory is opened once; every access is relative to that
  * descriptor, so the store works after chroot.
@@ -114,11 +116,12 @@ static int read_token_file(char **out, size_t *outlen, struct stat *sb, char *pa
 			   ts_store *st, const char *name, const char *suffix, bool secret,
 			   ts_error *err)
 {
-	char file[TS_NAME_MAX + 8];
+	char file[TS_NAME_MAX + TS_STATE_KEY_HEX + 16];
 	struct stat own;
 	int rc;
 
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = strcmp(suffix, ".yaml") == 0 ? ts_name_check(name, err) :
+		  ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	snprintf(file, sizeof(file), "%s%s", name, suffix);
 	ts_path_join(path, pathsz, st->location, file);
@@ -223,11 +226,11 @@ static int file_load_state(ts_store *st, const char *name, ts_state **out, ts_er
 
 static int file_save_state(ts_store *st, const char *name, ts_state *s, ts_error *err)
 {
-	char file[TS_NAME_MAX + 8];
+	char file[TS_NAME_MAX + TS_STATE_KEY_HEX + 16];
 	char *text = NULL;
 	int rc;
 
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	snprintf(file, sizeof(file), "%s.state", name);
 	s->generation++;
@@ -310,7 +313,7 @@ static long long state_generation(ts_store *st, const char *file)
  */
 static int sweep_temps(ts_store *st, const char *name, bool all)
 {
-	char state[TS_NAME_MAX + 8], best[TS_NAME_MAX + 64] = "";
+	char state[TS_NAME_MAX + TS_STATE_KEY_HEX + 16], best[TS_NAME_MAX + TS_STATE_KEY_HEX + 64] = "";
 	long long best_gen = -1, gen;
 	struct dirent *de;
 	struct stat sb;
@@ -419,14 +422,14 @@ fail:
 
 static int file_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out, ts_error *err)
 {
-	char file[TS_NAME_MAX + 8], path[4096];
+	char file[TS_NAME_MAX + TS_STATE_KEY_HEX + 16], path[4096];
 	struct timespec start, now;
 	ts_lock *lk = NULL;
 	int fd = -1, rc, r;
 	long waited_ms;
 
 	*out = NULL;
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	snprintf(file, sizeof(file), "%s.lock", name);
 	ts_path_join(path, sizeof(path), st->location, file);
@@ -480,6 +483,46 @@ static void file_unlock(ts_lock *lk)
 	free(lk);
 }
 
+/* Remove the per-mailbox state and lock files "NAME#HEX.*" of a token, and
+ * their temporaries; *any is set when one existed. */
+static int remove_mailbox_states(ts_store *st, const char *name, bool *any, ts_error *err)
+{
+	size_t n = strlen(name);
+	struct dirent *de;
+	char path[4096];
+	DIR *d;
+	int fd, rc = TS_OK;
+
+	if ((fd = dup(dirfd_of(st))) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return ts_error_set(err, TS_EIO, "cannot read the store %s: %s", st->location,
+				    strerror(errno));
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		const char *f = de->d_name;
+
+		/* NAME#HEX.state, NAME#HEX.lock and their temporaries. */
+		const char *g = f[0] == '.' ? f + 1 : f;
+
+		if (strncmp(g, name, n) != 0 || g[n] != '#' ||
+		    (!ts_has_suffix(f, ".state") && !ts_has_suffix(f, ".lock") &&
+		     !(f[0] == '.' && ts_has_suffix(f, ".tmp"))))
+			continue;
+		if (unlinkat(dirfd_of(st), f, 0) == 0) {
+			*any = true;
+		} else if (errno != ENOENT) {
+			ts_path_join(path, sizeof(path), st->location, f);
+			rc = ts_error_set(err, errno == EACCES || errno == EPERM ? TS_EPERM : TS_EIO,
+					  "cannot remove %s: %s", path, strerror(errno));
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 static int file_remove(ts_store *st, const char *name, ts_error *err)
 {
 	static const char *const sfx[] = { ".yaml", ".state", ".lock" };
@@ -508,6 +551,8 @@ static int file_remove(ts_store *st, const char *name, ts_error *err)
 			goto cleanup;
 		}
 	}
+	if ((rc = remove_mailbox_states(st, name, &any, err)) != TS_OK)
+		goto cleanup;
 	if (!any) {
 		rc = ts_error_set(err, TS_ENOTFOUND, "token '%s' not found in store %s", name,
 				  st->location);

@@ -108,6 +108,15 @@ const char *ts_kvlist_get(const ts_kvlist *l, const char *key);
  * Returns TS_OK or TS_EINVAL with a message naming the offending character. */
 int ts_name_check(const char *name, ts_error *err);
 
+/* The key under which a token's state is kept: its name, or for a
+ * jwt_bearer token acting for a mailbox other than its `user`,
+ * "NAME#" + the first TS_STATE_KEY_HEX hex digits of SHA-256 of the
+ * lower-cased mailbox. Backends accept both forms for load_state,
+ * save_state and lock, and remove every key of a token with the token.
+ * ts_state_key_check: TS_OK or TS_EINVAL. */
+#define TS_STATE_KEY_HEX 32
+int ts_state_key_check(const char *key, ts_error *err);
+
 /* ---------------------------------------------------------------------- */
 /* Enumerations used in configurations                                      */
 

@@ -26,6 +26,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: oauth_driver get-access NAME [force|nonet]\n"
+		"       oauth_driver get-access-as NAME MAILBOX\n"
 		"       oauth_driver refresh NAME\n"
 		"       oauth_driver cc NAME\n"
 		"       oauth_driver authurl NAME REDIRECT_URI STATEFILE\n"
@@ -92,6 +93,10 @@ static int run(ts_ctx *ctx, int argc, char **argv, ts_error *err)
 		if (argc > 3 && strcmp(argv[3], "nonet") == 0)
 			flags |= TS_ACCESS_NO_NETWORK;
 		rc = ts_token_get_access(&tok, &exp, ctx, name, flags, err);
+		if (rc == TS_OK)
+			printf("%s\n", tok);
+	} else if (strcmp(cmd, "get-access-as") == 0 && argc == 4) {
+		rc = ts_token_get_access_as(&tok, NULL, ctx, name, argv[3], 0, err);
 		if (rc == TS_OK)
 			printf("%s\n", tok);
 	} else if (strcmp(cmd, "refresh") == 0 && argc == 3) {

@@ -19,11 +19,14 @@ mkdir -m 700 "$K"
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.pem &&
 	openssl pkey -in rsa.pem -pubout -out rsa.pub &&
 	openssl pkey -in ec.pem -pubout -out ec.pub &&
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.pem &&
+	openssl pkey -in sa.pem -pubout -out sa.pub &&
 	chmod 600 ./*.pem
 ) >"$T/keygen.out" 2>&1 || { echo "Bail out! openssl could not make the test keys"; cat "$T/keygen.out"; exit 1; }
 
 oauth_server_start --access-ttl 60 --device-interval 1 \
-	--jwt-client "jwt-rsa=$K/rsa.pub" --jwt-client "jwt-ec=$K/ec.pub" || {
+	--jwt-client "jwt-rsa=$K/rsa.pub" --jwt-client "jwt-ec=$K/ec.pub" \
+	--service-account "relay@project.iam.gserviceaccount.com=$K/sa.pub" || {
 	echo "Bail out! the test OAuth2 server did not start"; exit 1; }
 
 STORE="$T/store"
@@ -150,5 +153,109 @@ run "$HELPER" add stray --template generic --client-id x --client-secret-file - 
 grep -rq 'eyJ' "$OAUTH_LOG" "$T"/*.err "$T/err" 2>/dev/null &&
 	not_ok "an assertion appears in a log or message" ||
 	ok "no assertion in the server's request log or any message"
+
+# ------------------------------------------------ jwt_bearer (service account)
+SA="relay@project.iam.gserviceaccount.com"
+# sajson FILE ISSUER KEY: a Google-style service-account key file, 0600.
+sajson() {
+	"$PYTHON3" -c '
+import json, os, sys
+d = {"type": "service_account", "project_id": "project", "private_key_id": "k1",
+     "private_key": open(sys.argv[3]).read(), "client_email": sys.argv[2],
+     "token_uri": sys.argv[4] + "/token"}
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps(d).encode())
+os.close(fd)' "$1" "$2" "$3" "$OAUTH_URL"
+}
+sajson "$K/sa.json" "$SA" "$K/sa.pem"
+bearer=urn:ietf:params:oauth:grant-type:jwt-bearer
+# introspected TOKEN: the user the test server issued the token for.
+introspected() {
+	oauth_introspect "$1" | "$PYTHON3" -c 'import json, sys; print(json.load(sys.stdin).get("username", ""))'
+}
+run "$HELPER" add jb --template generic --flow jwt_bearer --user alice@example.test \
+	--set "service_account_file=$K/sa.json" --set 'users=*@example.test' --scope mail
+[ "$rc" -eq 0 ] && ok "add: a jwt_bearer token with a service account file and no client id or token_url" ||
+	{ not_ok "add jwt_bearer"; diag "$(cat "$T/err")"; }
+run "$HELPER" authorize jb
+[ "$rc" -eq 0 ] && [ "$(oauth_count $bearer)" -eq 1 ] &&
+	ok "authorize: a token for the token's user with the jwt-bearer grant" ||
+	{ not_ok "authorize jb"; diag "$(cat "$T/err")" "$(cat "$T/out")"; }
+[ "$(header alg)" = RS256 ] && [ "$(header kid)" = k1 ] &&
+	ok "the assertion is RS256 with the key file's private_key_id as kid" ||
+	not_ok "jwt-bearer header: alg $(header alg) kid $(header kid)"
+run "$HELPER" token jb
+alice_tok=$(cat "$T/out")
+[ "$(introspected "$alice_tok")" = alice@example.test ] &&
+	ok "the token acts for the token's user (sub = alice@example.test)" ||
+	not_ok "alice token: $(introspected "$alice_tok")"
+run "$HELPER" token jb --user Bob@Example.test
+bob_tok=$(cat "$T/out")
+[ "$rc" -eq 0 ] && [ "$(introspected "$bob_tok")" = Bob@Example.test ] && [ "$bob_tok" != "$alice_tok" ] &&
+	ok "token --user: another mailbox of users gets its own token (sub = that mailbox)" ||
+	{ not_ok "bob token"; diag "$(cat "$T/err")"; }
+n=$(ls "$STORE" | grep -c '^jb#[0-9a-f]*\.state$')
+[ "$n" -eq 1 ] && ok "the second mailbox's state is kept under its own key (jb#HEX.state)" ||
+	not_ok "per-mailbox state files: $n"
+run "$HELPER" token jb --user bob@example.TEST
+[ "$(cat "$T/out")" = "$bob_tok" ] && [ "$(oauth_count $bearer)" -eq 2 ] &&
+	ok "the mailbox is matched case-insensitively and its cached token reused" ||
+	not_ok "bob again: $(oauth_count $bearer) grants"
+before=$(oauth_count $bearer)
+run "$HELPER" token jb --user eve@elsewhere.test
+[ "$rc" -ne 0 ] && grep -q "eve@elsewhere.test" "$T/err" && [ "$(oauth_count $bearer)" -eq "$before" ] &&
+	ok "a mailbox outside users is refused before any request" ||
+	{ not_ok "eve not refused"; diag "exit $rc" "$(cat "$T/err")"; }
+out=$("$top_builddir/tests/oauth/oauth_driver" get-access-as jb eve@elsewhere.test 2>&1)
+[ $? -ne 0 ] && [ "$(oauth_count $bearer)" -eq "$before" ] &&
+	ok "... also through the library (as the plugin asks)" || { not_ok "library eve"; diag "$out"; }
+
+# A herd: 8 processes for each of two new mailboxes, one request per mailbox.
+before=$(oauth_count $bearer)
+pids=""
+for i in 1 2 3 4 5 6 7 8; do
+	for mb in carol@example.test dave@example.test; do
+		"$top_builddir/tests/oauth/oauth_driver" get-access-as jb $mb >"$T/herd.$mb.$i" 2>"$T/herd-err.$mb.$i" &
+		pids="$pids $!"
+	done
+done
+fails=0
+for p in $pids; do wait "$p" || fails=$((fails + 1)); done
+[ "$fails" -eq 0 ] && [ "$(oauth_count $bearer)" -eq $((before + 2)) ] &&
+	ok "16 processes on two new mailboxes: 16 tokens, exactly one request per mailbox" ||
+	not_ok "herd: $fails failed, $(( $(oauth_count $bearer) - before )) requests"
+[ "$(sort -u "$T"/herd.carol@example.test.* | wc -l)" -eq 1 ] &&
+[ "$(sort -u "$T"/herd.dave@example.test.* | wc -l)" -eq 1 ] &&
+	ok "every process of a mailbox got that mailbox's one token" || not_ok "herd tokens differ"
+
+# An expired token for the user is fetched again, once.
+"$PYTHON3" -c '
+import json, os, sys
+p = sys.argv[1]; s = json.load(open(p)); s["expires_at"] = 1000
+t = p + ".edit"; fd = os.open(t, os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, json.dumps(s).encode()); os.close(fd); os.rename(t, p)' "$STORE/jb.state"
+before=$(oauth_count $bearer)
+run "$HELPER" token jb
+[ "$rc" -eq 0 ] && [ "$(cat "$T/out")" != "$alice_tok" ] && [ "$(oauth_count $bearer)" -eq $((before + 1)) ] &&
+	ok "an expired token is replaced by a new assertion grant (no refresh token exists)" ||
+	{ not_ok "expired jb"; diag "$(cat "$T/err")"; }
+run "$HELPER" status jb
+[ "$rc" -eq 0 ] && ok "status: a jwt_bearer token without a refresh token is fine" ||
+	{ not_ok "status jb: exit $rc"; diag "$(cat "$T/out")"; }
+
+chmod 644 "$K/sa.json"
+run "$HELPER" refresh jb
+expect 1 "service_account_file.*chmod" "a service account file readable by others is refused with the fix"
+chmod 600 "$K/sa.json"
+sajson "$K/stranger.json" stranger@project.iam.gserviceaccount.com "$K/sa.pem"
+run "$HELPER" edit jb --set "service_account_file=$K/stranger.json"
+run "$HELPER" refresh jb
+expect 1 "invalid_grant" "an issuer the server does not know: invalid_grant in the error"
+run "$HELPER" remove jb
+[ "$rc" -eq 0 ] && [ -z "$(ls "$STORE" | grep '^jb')" ] &&
+	ok "remove: the token goes with every mailbox's state and lock" ||
+	{ not_ok "remove jb"; diag "$(ls "$STORE")"; }
+grep -rq 'eyJ' "$OAUTH_LOG" "$T/err" 2>/dev/null && not_ok "an assertion leaked" ||
+	ok "no service-account assertion in any log or message"
 
 done_testing
