@@ -320,8 +320,10 @@ int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, con
 	/* The hot path needs only the token's own validity and margin and its
 	 * state, parsed copies of which the context keeps: the template, the
 	 * endpoints and the client secret (maybe a file) are read when a
-	 * refresh is due. */
-	if (!(flags & TS_ACCESS_FORCE) &&
+	 * refresh is due. The cache holds a token's own state only, so a
+	 * request for a given mailbox (jwt_bearer keeps one state per
+	 * mailbox) reads the store. */
+	if (!(flags & TS_ACCESS_FORCE) && mailbox == NULL &&
 	    (rc = ts_cache_access(out, out_expires_at, ctx, name, err)) != TS_CACHE_MISS)
 		return rc;
 	if ((rc = ts_store_load_config(st, name, &c, err)) != TS_OK)
