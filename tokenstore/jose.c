@@ -9,6 +9,7 @@
  */
 #include <config.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,72 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Parsed keys, by SHA-256 of their PEM. OpenSSL 3 takes milliseconds to
+ * decode a PEM key, ten times what the signature costs, and the same key
+ * signs every assertion of a process: keep a few parsed, shared by threads.
+ * jose_keys_forget() drops them (ts_ctx_close).
+ */
+#define KEY_SLOTS 16
+static struct key_slot {
+	unsigned char id[SHA256_DIGEST_LENGTH];
+	EVP_PKEY *pk;
+	const char *alg;
+	unsigned long used;
+} key_slots[KEY_SLOTS];
+static unsigned long key_clock;
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void jose_keys_forget(void)
+{
+	pthread_mutex_lock(&key_lock);
+	for (size_t i = 0; i < KEY_SLOTS; i++) {
+		EVP_PKEY_free(key_slots[i].pk);
+		memset(&key_slots[i], 0, sizeof(key_slots[i]));
+	}
+	pthread_mutex_unlock(&key_lock);
+}
+
+/* The parsed key of `pem` (a reference of the caller's), from the slots or
+ * parsed now and kept in the least recently used slot. */
+static int key_get(EVP_PKEY **out, const char **out_alg, const char *pem, size_t len,
+		   const char *what, ts_error *err)
+{
+	unsigned char id[SHA256_DIGEST_LENGTH];
+	struct key_slot *victim = &key_slots[0];
+	int rc;
+
+	*out = NULL;
+	SHA256((const unsigned char *)pem, len, id);
+	pthread_mutex_lock(&key_lock);
+	for (size_t i = 0; i < KEY_SLOTS; i++) {
+		struct key_slot *k = &key_slots[i];
+
+		if (k->pk != NULL && memcmp(k->id, id, sizeof(id)) == 0 && EVP_PKEY_up_ref(k->pk) == 1) {
+			k->used = ++key_clock;
+			*out = k->pk;
+			*out_alg = k->alg;
+			pthread_mutex_unlock(&key_lock);
+			return TS_OK;
+		}
+		if (k->used < victim->used)
+			victim = k;
+	}
+	pthread_mutex_unlock(&key_lock);
+	if ((rc = key_load(out, out_alg, pem, len, what, err)) != TS_OK)
+		return rc;
+	pthread_mutex_lock(&key_lock);
+	if (EVP_PKEY_up_ref(*out) == 1) {
+		EVP_PKEY_free(victim->pk);
+		memcpy(victim->id, id, sizeof(id));
+		victim->pk = *out;
+		victim->alg = *out_alg;
+		victim->used = ++key_clock;
+	}
+	pthread_mutex_unlock(&key_lock);
+	return TS_OK;
+}
+
 int jose_sign(char **out, const char *pem, size_t len, const char *what, const char *kid,
 	      const char *x5t, const char *x5t256, json_object *claims, ts_error *err)
 {
@@ -270,7 +337,7 @@ int jose_sign(char **out, const char *pem, size_t len, const char *what, const c
 	int rc;
 
 	*out = NULL;
-	if ((rc = key_load(&pk, &alg, pem, len, what, err)) != TS_OK)
+	if ((rc = key_get(&pk, &alg, pem, len, what, err)) != TS_OK)
 		return rc;
 	if ((hdr = json_object_new_object()) == NULL ||
 	    json_add_str(hdr, "alg", alg) != TS_OK || json_add_str(hdr, "typ", "JWT") != TS_OK ||

@@ -53,6 +53,9 @@ int jose_cert_thumbprints(char **out_x5t, char **out_x5t256, const char *pem, si
 int jose_sign(char **out, const char *pem, size_t len, const char *what, const char *kid,
 	      const char *x5t, const char *x5t256, json_object *claims, ts_error *err);
 
+/* Drop the parsed keys jose_sign keeps for the keys it signed with. */
+void jose_keys_forget(void);
+
 /*
  * An RFC 7523 assertion: iss = `iss`, sub = `sub`, aud = `aud`, a random
  * jti, iat = nbf = `now`, exp = now + JOSE_ASSERTION_LIFETIME, plus

@@ -65,6 +65,7 @@ static void entry_clear(key_entry *k)
 
 void ts_keycache_free(ts_keycache *kc)
 {
+	jose_keys_forget();
 	if (kc == NULL)
 		return;
 	for (size_t i = 0; i < kc->n; i++)

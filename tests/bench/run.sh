@@ -28,4 +28,5 @@ if ! h add bench --template generic --client-id confidential-client --client-sec
 fi
 echo "sasl-oauth2 benchmark: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPUs, store in $T"
 "$BENCH" --dir "$T" --url "$OAUTH_URL" --store "$S" --token bench --seconds "${BENCH_SECONDS:-1}" || exit 1
+"$top_builddir/tests/bench/bench_jose" --url "$OAUTH_URL" --seconds "${BENCH_SECONDS:-1}" || exit 1
 sh "$top_srcdir/tests/bench/tunnel.sh"
