@@ -239,7 +239,7 @@ cleanup:
 /* add                                                                      */
 
 enum { O_TEMPLATE = 1, O_USER, O_CLIENT_ID, O_SECRET_FILE, O_TENANT, O_FLOW, O_SCOPE, O_SET,
-       O_JSON, O_REVOKE };
+       O_JSON, O_REVOKE, O_NAMES };
 
 int cmd_add(const cli_global *g, int argc, char **argv)
 {
@@ -488,12 +488,13 @@ static const char *validity_of(const cli_status *st)
 
 int cmd_list(const cli_global *g, int argc, char **argv)
 {
-	static const cli_opt opts[] = { { "json", 0, false, O_JSON }, { NULL, 0, false, 0 } };
+	static const cli_opt opts[] = { { "json", 0, false, O_JSON }, { "names", 0, false, O_NAMES },
+					{ NULL, 0, false, 0 } };
 	enum { NCOL = 7 };
 	static const char *heads[NCOL] = { "NAME", "TEMPLATE", "USER", "VALIDITY", "EXPIRES",
 					   "REFRESH-EXPIRES", "STATUS" };
 	cli_parser p;
-	bool json = false;
+	bool json = false, names_only = false;
 	int id, rc = CLI_EXIT_FAIL;
 	ts_ctx *ctx = NULL;
 	ts_strlist names = { 0 };
@@ -504,12 +505,20 @@ int cmd_list(const cli_global *g, int argc, char **argv)
 
 	if (cli_parser_init(&p, "list", argc, argv, opts) != 0)
 		return cli_err(NULL, "out of memory");
-	while ((id = cli_parser_next(&p)) > 0)
-		json = true;
+	while ((id = cli_parser_next(&p)) > 0) {
+		if (id == O_JSON)
+			json = true;
+		else
+			names_only = true;
+	}
 	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (p.npos > 0) {
 		rc = cli_usage_error("list", "unexpected argument '%s'", p.pos[0]);
+		goto cleanup;
+	}
+	if (json && names_only) {
+		rc = cli_usage_error("list", "--json and --names exclude each other");
 		goto cleanup;
 	}
 	if ((rc = cli_ctx_open(&ctx, g, 0, NULL)) != CLI_EXIT_OK)
@@ -517,6 +526,13 @@ int cmd_list(const cli_global *g, int argc, char **argv)
 	rc = CLI_EXIT_FAIL;
 	if (ts_store_list(ts_ctx_store(ctx), &names, &err) != TS_OK) {
 		rc = cli_err_ts(NULL, "cannot list tokens", &err);
+		goto cleanup;
+	}
+	/* Names only (for shell completion): no state is read, nothing else printed. */
+	if (names_only) {
+		for (i = 0; i < names.n; i++)
+			printf("%s\n", names.v[i]);
+		rc = fflush(stdout) == 0 ? CLI_EXIT_OK : cli_err(NULL, "cannot write to standard output");
 		goto cleanup;
 	}
 	cells = calloc(names.n + 1, sizeof *cells);

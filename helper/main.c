@@ -21,7 +21,7 @@ static const char usage_text[] =
 	"  add NAME --template T [--user U] [--client-id ID] [--client-secret-file F|-]\n"
 	"           [--tenant T] [--flow F] [--scope S]... [--set KEY=VALUE]...\n"
 	"  edit NAME --set KEY=VALUE...         (changing the template is refused)\n"
-	"  list [--json]               name, template, user, validity, token and refresh expiry, status\n"
+	"  list [--json|--names]       name, template, user, validity, token and refresh expiry, status\n"
 	"  show NAME [--json]          configuration and state; secrets shown as ********\n"
 	"  remove NAME [--revoke]\n"
 	"  authorize NAME [--device] [--no-browser] [--port N] [--timeout S]\n"
@@ -93,11 +93,13 @@ static const char help_edit[] =
 	"it again to change it. --client-secret-file replaces the stored client secret.\n";
 
 static const char help_list[] =
-	"Usage: sasl-oauth2 list [--json]\n"
+	"Usage: sasl-oauth2 list [--json|--names]\n"
 	"\n"
 	"One line per token: name, template, user, validity, access token expiry,\n"
 	"refresh token expiry and status (ok, token expired, refresh token expired,\n"
 	"refresh token revoked, refresh failed: REASON, invalid, not authorized).\n"
+	"--json prints the same as a JSON array; --names only the token names, one\n"
+	"per line, without reading their state (for scripts and shell completion).\n"
 	"No network access.\n";
 
 static const char help_show[] =

@@ -145,6 +145,14 @@ expect_error "edit with a bad URL" "auth_url" h edit work --set auth_url=notaurl
 expect_out "list shows the token" "^work  *generic  *bob@example.test  *valid" h list
 expect_out "list shows 'not authorized'" "not authorized" h list
 expect_out "list --json" '"name":"work"' h list --json
+# --names: the names and nothing else, the same as list's first column.
+h list | awk 'NR > 1 { print $1 }' >"$T/want"
+if h list --names >"$T/out" 2>"$T/err" && [ -s "$T/want" ] && cmp -s "$T/want" "$T/out" && [ ! -s "$T/err" ]; then
+	ok "list --names prints exactly the token names"
+else
+	not_ok "list --names prints exactly the token names"; diag "want:" "$(cat "$T/want")" "got:" "$(cat "$T/out" "$T/err")"
+fi
+expect_error "list --names with --json refused" "exclude" h list --names --json
 expect_out "show shows the effective config" "^token_url  *http://127.0.0.1:9/token" h show work
 expect_out "show masks the client secret" "^client_secret  *\*\*\*\*\*\*\*\*" h show work
 expect_out "show --json masks the client secret" '"client_secret":"\*\*\*\*\*\*\*\*"' h show work --json
@@ -205,6 +213,7 @@ head -c 60 "$T/work.state.bak" >"$S/work.state"
 expect_error "a state cut in half gives a clear error" "work" env SASL_OAUTH2_TEST_NOW=$NOW "$HELPER" --store "$S" token work
 grep -q "state" "$T/err" && ok "the error mentions the state" || { not_ok "truncated state message"; diag "$(cat "$T/err")"; }
 expect_out "list reports the broken state" "^work .*invalid state" h list
+expect_out "list --names does not read the state" "^work$" h list --names
 cp "$T/work.state.bak" "$S/work.state"
 
 # ---------------------------------------------------------------- permissions
