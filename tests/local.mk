@@ -11,3 +11,4 @@ include tests/integration/local.mk
 include tests/server/local.mk
 include tests/fuzz.mk
 include tests/interop/local.mk
+include tests/deb/local.mk
