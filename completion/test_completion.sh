@@ -96,6 +96,13 @@ offers "export options include -o" -o --store "$S" export -
 expect "list options" "--help --json --names" list --
 expect "an option value (--port N) offers nothing" "" --store "$S" authorize bob --port ''
 expect "flows" "authorization_code client_credentials device_code" add x --flow ''
+# Values listed in --help as a|b|c are offered; positions are counted
+# past options and their values.
+expect "values of --tls from tunnel --help" "implicit none starttls" --store "$S" tunnel bob --tls ''
+expect "values of --mech from tunnel --help" "OAUTHBEARER XOAUTH2" --store "$S" tunnel --mech ''
+expect "tunnel: the first argument is a token" "alice@example.test bob work+2" --store "$S" tunnel --tls none ''
+expect "tunnel: the third argument is a port" "imap imaps pop3 pop3s" --store "$S" tunnel bob --tls none mail.example.test ''
+expect "templates takes one name" "" templates generic ''
 
 # ---------------------------------------------------------------- templates
 want=$(cd "$top_srcdir/templates" && ls microsoft-*.yaml | sed 's/\.yaml$//' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
