@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,9 +162,16 @@ void cli_status_eval(cli_status *st, ts_ctx *ctx, const char *name)
 /* ---------------------------------------------------------------------- */
 /* notify_command                                                           */
 
-static int run_notify(const char *cmd, const char *name, unsigned ev, const char *detail)
+/* Run notify_command for one event, for at most `timeout` seconds: a hung
+ * notifier (and whatever it started in its process group) is killed, so
+ * status never hangs on it. Returns the exit status, 128+signal, -1 when
+ * it could not be run, or -2 when it was killed for running too long. */
+static int run_notify(const char *cmd, const char *name, unsigned ev, const char *detail,
+		      long timeout)
 {
-	pid_t pid;
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	long waited_ms = 0;
+	pid_t pid, r;
 	int status;
 
 	fflush(stdout);
@@ -171,6 +180,8 @@ static int run_notify(const char *cmd, const char *name, unsigned ev, const char
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		/* Its own process group, so a timeout stops all it started. */
+		setpgid(0, 0);
 		/* Its output must not mix with ours (status --json). */
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		if (setenv("SASL_OAUTH2_TOKEN", name, 1) != 0 ||
@@ -180,9 +191,22 @@ static int run_notify(const char *cmd, const char *name, unsigned ev, const char
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
+	setpgid(pid, pid);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
 			return -1;
+		if (waited_ms >= timeout * 1000) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -2;
+		}
+		nanosleep(&tick, NULL);
+		waited_ms += 20;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
@@ -238,8 +262,12 @@ static void notify_token(ts_ctx *ctx, const char *name, const cli_status *st)
 
 		if (!(fresh & bit))
 			continue;
-		rc = run_notify(cmd, name, bit, st->detail);
-		if (rc != 0)
+		rc = run_notify(cmd, name, bit, st->detail, ts_ctx_config(ctx)->notify_timeout);
+		if (rc == -2)
+			cli_warn(name, "notify_command for %s still ran after %ld s (notify_timeout) "
+				 "and was stopped; make it finish sooner or raise notify_timeout",
+				 ts_notify_event_str(bit), ts_ctx_config(ctx)->notify_timeout);
+		else if (rc != 0)
 			cli_warn(name, "notify_command for %s exited with status %d",
 				 ts_notify_event_str(bit), rc);
 	}

@@ -5,8 +5,9 @@
  * token selection and a valid access token from the store, then
  *
  *   first step        -> the response with the token, SASL_CONTINUE
- *                        (POP3 split hosts: no initial response, the token
- *                        follows on the server's empty challenge)
+ *                        (or none when POP3/SMTP line limits or the POP3
+ *                        split hosts say so: the token then follows on the
+ *                        server's empty challenge)
  *   error challenge   -> logged, cached token marked rejected, answered
  *                        with "" (XOAUTH2) or "^A" (OAUTHBEARER), SASL_CONTINUE
  *   final empty step  -> SASL_OK with no output
@@ -446,16 +447,53 @@ cleanup:
 	return ret;
 }
 
-static bool mech_pop3_split(const mech_conn *m, const sasl_client_params_t *params)
+/* Octets of the command "AUTH <MECH> <base64 of n bytes>\r\n". */
+static size_t mech_auth_line_len(const mech_conn *m, size_t n)
 {
-	const ts_global_config *cfg;
+	return strlen("AUTH ") + strlen(mech_names[m->kind]) + 1 + 4 * ((n + 2) / 3) + 2;
+}
 
-	if (params->service == NULL || strcmp(params->service, "pop") != 0)
-		return false;
-	if (params->serverFQDN == NULL || params->serverFQDN[0] == '\0')
-		return false;
-	cfg = ts_ctx_config(m->glob->ctx);
-	return cfg != NULL && ts_host_match(&cfg->pop3_split_hosts, params->serverFQDN);
+/* Postfix passes its master.cf service name: "smtp", "relay", "lmtp", or
+ * a name of the administrator's; those starting with "smtp" count too. */
+static bool mech_service_is_smtp(const char *service)
+{
+	return strncmp(service, "smtp", 4) == 0 || strcmp(service, "relay") == 0 ||
+	       strcmp(service, "lmtp") == 0 || strcmp(service, "submission") == 0;
+}
+
+/*
+ * Must the initial response be withheld (the client sends "AUTH <MECH>"
+ * alone and the response follows the server's empty challenge)? Returns
+ * why, for the debug log, or NULL to send it at once.
+ *   POP3: RFC 5034 section 4 caps the AUTH line at 255 octets; hosts in
+ *         pop3_split_hosts (Microsoft) want the split even for short ones.
+ *   SMTP: RFC 4954 section 4 with RFC 5321's 512-octet command line, unless
+ *         the host is in smtp_inline_hosts.
+ *   IMAP and others: one line (RFC 4959 has no such limit).
+ * Many clients (Postfix) send whatever initial response they get, so the
+ * mechanism decides.
+ */
+static const char *mech_withhold_ir(const mech_conn *m, const sasl_client_params_t *params)
+{
+	const ts_global_config *cfg = ts_ctx_config(m->glob->ctx);
+	const char *host = params->serverFQDN;
+	size_t line = mech_auth_line_len(m, m->resp_len);
+
+	if (params->service == NULL)
+		return NULL;
+	if (strcmp(params->service, "pop") == 0) {
+		if (line > 255)
+			return "the POP3 AUTH line would exceed 255 octets (RFC 5034)";
+		if (cfg != NULL && host != NULL && ts_host_match(&cfg->pop3_split_hosts, host))
+			return "the POP3 host is in pop3_split_hosts";
+		return NULL;
+	}
+	if (mech_service_is_smtp(params->service) && line > 512) {
+		if (cfg != NULL && host != NULL && ts_host_match(&cfg->smtp_inline_hosts, host))
+			return NULL;
+		return "the SMTP AUTH line would exceed 512 octets (RFC 4954, RFC 5321)";
+	}
+	return NULL;
 }
 
 void mech_log_error_challenge(const sasl_utils_t *utils, const mech_conn *m,
@@ -520,6 +558,7 @@ int mech_conn_step(void *conn_context, sasl_client_params_t *params,
 {
 	mech_conn *m = conn_context;
 	const sasl_utils_t *utils = params->utils;
+	const char *why;
 	int ret;
 
 	if (clientout == NULL || clientoutlen == NULL || oparams == NULL)
@@ -544,12 +583,12 @@ int mech_conn_step(void *conn_context, sasl_client_params_t *params,
 					"by libsasl2's canon_user", mech_names[m->kind], m->wire_user);
 			break;
 		}
-		if (mech_pop3_split(m, params)) {
+		if ((why = mech_withhold_ir(m, params)) != NULL) {
 			/* No initial response: the client sends "AUTH XOAUTH2"
-			 * alone and the token after the server's "+". */
-			plug_log(utils, SASL_LOG_DEBUG, "%s: POP3 host '%s' wants the token "
-				 "after the server's challenge", mech_names[m->kind],
-				 params->serverFQDN);
+			 * alone and the token after the server's "+"/"334". */
+			plug_log(utils, SASL_LOG_DEBUG, "%s: no initial response to '%s': %s; "
+				 "the token follows the server's challenge", mech_names[m->kind],
+				 params->serverFQDN ? params->serverFQDN : "?", why);
 			m->phase = MECH_PHASE_SPLIT_WAIT;
 			ret = SASL_CONTINUE;
 			break;

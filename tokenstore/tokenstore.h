@@ -180,7 +180,9 @@ typedef struct ts_global_config {
 	char *ca_bundle;            /* NULL: libcurl's default */
 	char *proxy;                /* NULL: none (libcurl honours no env proxy either) */
 	ts_strlist pop3_split_hosts; /* default: Microsoft's POP3 hosts */
+	ts_strlist smtp_inline_hosts; /* SMTP servers taking long AUTH lines; default none */
 	char *notify_command;       /* NULL: none */
+	long notify_timeout;        /* seconds notify_command may run, default 10 */
 	ts_log_target log;          /* UNSET when absent: the helper then uses stderr */
 } ts_global_config;
 

@@ -463,7 +463,7 @@ static const char *const default_pop3_hosts[] = {
 };
 
 static const char global_keys[] =
-	"store, templates_dir, refresh_margin, http_timeout, ca_bundle, proxy, pop3_split_hosts, notify_command, log";
+	"store, templates_dir, refresh_margin, http_timeout, ca_bundle, proxy, pop3_split_hosts, smtp_inline_hosts, notify_command, notify_timeout, log";
 
 int ts_global_config_default(ts_global_config **out, ts_error *err)
 {
@@ -475,6 +475,7 @@ int ts_global_config_default(ts_global_config **out, ts_error *err)
 		return ts_enomem(err);
 	c->refresh_margin = 300;
 	c->http_timeout = 20;
+	c->notify_timeout = 10;
 	c->log = TS_LOG_UNSET; /* each program has its own default */
 	for (i = 0; i < sizeof(default_pop3_hosts) / sizeof(default_pop3_hosts[0]); i++) {
 		if (ts_strlist_add(&c->pop3_split_hosts, default_pop3_hosts[i]) != TS_OK) {
@@ -496,6 +497,7 @@ void ts_global_config_free(ts_global_config *c)
 	free(c->ca_bundle);
 	free(c->proxy);
 	ts_strlist_clear(&c->pop3_split_hosts);
+	ts_strlist_clear(&c->smtp_inline_hosts);
 	free(c->notify_command);
 	free(c);
 }
@@ -563,6 +565,11 @@ static int global_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, y
 		}
 		return TS_OK;
 	}
+	if (strcmp(key, "smtp_inline_hosts") == 0)
+		return ts_yget_checked_list(&c->smtp_inline_hosts, d, v, key, ts_check_hostpattern_list,
+					    err);
+	if (strcmp(key, "notify_timeout") == 0)
+		return ts_yget_long(&c->notify_timeout, d, v, key, 1, 3600, err);
 	return ts_yerr(err, TS_EINVAL, d, k, key, "unknown key; valid keys are: %s", global_keys);
 }
 

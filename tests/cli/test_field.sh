@@ -113,4 +113,41 @@ h add deleg --template microsoft-organizations --tenant contoso.onmicrosoft.com 
 h show deleg | grep -q "IMAP.AccessAsUser.All" && ok "the delegated flow keeps IMAP.AccessAsUser.All" \
 	|| not_ok "delegated scope"
 
+# ---------------------------------------------------------------- notify_timeout
+# A hung notify_command (and what it started) is stopped after
+# notify_timeout seconds; status still answers.
+h add dead --template generic --client-id confidential-client --client-secret-file "$T/conf.secret" \
+	--set token_url="$OAUTH_URL/token" --set auth_url="$OAUTH_URL/authorize" >/dev/null 2>&1
+dead_state() {
+	printf '%s\n' '{"access_token":"at-d","token_type":"Bearer","expires_at":1000,"refresh_token":"rt-d","refresh_expires_at":0,"scope":null,"last_refresh":0,"last_attempt":0,"last_error":"invalid_grant","refresh_token_dead":true,"access_rejected":false,"notified":0,"generation":1}' >"$S/dead.state"
+	chmod 600 "$S/dead.state"
+}
+dead_state
+cat >"$T/hang.conf" <<EOF
+notify_timeout: 1
+notify_command: 'sleep 300 & echo \$! >$T/hang.pid; echo started >>$T/hang.log; wait'
+EOF
+start=$(date +%s)
+timeout 60 "$HELPER" --store "$S" --config "$T/hang.conf" status dead >"$T/out" 2>"$T/err"; rc=$?
+took=$(( $(date +%s) - start ))
+[ $rc -eq 2 ] && [ $took -le 10 ] && grep -q "started" "$T/hang.log" \
+	&& ok "status with a hung notify_command returns (exit 2 after $took s, notify_timeout 1)" \
+	|| { not_ok "hung notifier: exit $rc after $took s"; diag "$(cat "$T/err")"; }
+grep -q "notify_timeout" "$T/err" && ok "the hung notifier is reported, naming notify_timeout" \
+	|| { not_ok "no notify_timeout warning"; diag "$(cat "$T/err")"; }
+gpid=$(cat "$T/hang.pid" 2>/dev/null)
+sleep 0.3
+# (a killed process may stay a zombie until its new parent reaps it)
+gstate=$(sed 's/^.*) //' "/proc/$gpid/stat" 2>/dev/null | cut -c1)
+if [ -n "$gpid" ] && { [ -z "$gstate" ] || [ "$gstate" = Z ]; }; then ok "what the notifier started was stopped too"; else
+	not_ok "the notifier's background sleep survived (pid $gpid)"; [ -n "$gpid" ] && kill "$gpid" 2>/dev/null
+fi
+printf 'notify_timeout: 0\n' >"$T/bad.conf"
+expect_fail "notify_timeout 0 is refused" "notify_timeout" "$HELPER" --store "$S" --config "$T/bad.conf" status dead
+dead_state
+printf 'notify_command: "sleep 2; echo slow-ok >>%s/slow.log"\n' "$T" >"$T/slow.conf"
+"$HELPER" --store "$S" --config "$T/slow.conf" status dead >/dev/null 2>&1
+grep -q slow-ok "$T/slow.log" 2>/dev/null && ok "a notifier within the default notify_timeout (10 s) runs to its end" \
+	|| not_ok "slow notifier did not finish"
+
 done_testing

@@ -191,6 +191,56 @@ else
 	ok "no client transcript shows the access token in clear"
 fi
 
+# ---- 2 KB tokens (real ones are 1-2.5 KB): POP3 (RFC 5034, 255 octets)
+# and SMTP (RFC 4954, 512 octets) get "AUTH XOAUTH2" alone, the server's
+# continuation, then the token; IMAP keeps one line.
+oauth_control '{"token_length": 2048}' >/dev/null
+if token_add long "$TEST_USER"; then ok "token 'long' authorized with a 2 KB access token"; else
+	not_ok "token 'long' authorized with a 2 KB access token"
+fi
+oauth_control '{"token_length": 0}' >/dev/null
+LTOKEN=$(so2 token long 2>/dev/null)
+[ ${#LTOKEN} -eq 2048 ] && ok "the long access token has 2048 characters" ||
+	not_ok "the long access token has 2048 characters (${#LTOKEN})"
+# split_seen DESC DIR N CONT: the client sent "AUTH XOAUTH2" alone, the
+# server answered with CONT (a regex), the next client line is the token.
+split_seen() {
+	_c2s=$(tr -d '\r' <"$2/conn-$3.c2s")
+	_s2c=$(tr -d '\r' <"$2/conn-$3.s2c")
+	_al=$(printf '%s\n' "$_c2s" | grep -m1 '^AUTH ')
+	if [ "$_al" = "AUTH XOAUTH2" ]; then ok "$1: 'AUTH XOAUTH2' alone"; else
+		not_ok "$1: 'AUTH XOAUTH2' alone"; diag "first AUTH line: $(printf '%.80s' "$_al")"
+	fi
+	printf '%s\n' "$_s2c" | grep -qx "$4" && ok "$1: the server's continuation" ||
+		{ not_ok "$1: the server's continuation"; diag "$(printf '%s\n' "$_s2c" | head -5)"; }
+	_ir=$(printf '%s\n' "$_c2s" | sed -n '/^AUTH XOAUTH2$/{n;p;q;}')
+	TOKEN=$LTOKEN check_bytes "$1: then the 2 KB token on its own line" \
+		"$_ir" "user=$TEST_USER\001auth=Bearer $LTOKEN\001\001"
+}
+tcp_record_start "$POP3_PORT"
+dovecot_log_mark
+printf 'STAT\nQUIT\n' | cyrus_client "$POP3TEST" "$REC_PORT" XOAUTH2 "$T/pop-long.out" -w long \
+	-o "oauth2_store=$STORE" && ok "pop3test with a 2 KB token is authenticated" ||
+	{ not_ok "pop3test with a 2 KB token is authenticated"; diag "$(tail -5 "$T/pop-long.out")"; }
+split_seen "POP3, 2 KB token" "$REC_DIR" 1 '+ *'
+tcp_record_start "$SUBM_PORT"
+printf 'QUIT\n' | cyrus_client "$SMTPTEST" "$REC_PORT" XOAUTH2 "$T/smtp-long.out" -w long \
+	-o "oauth2_store=$STORE" && ok "smtptest with a 2 KB token is authenticated" ||
+	{ not_ok "smtptest with a 2 KB token is authenticated"; diag "$(tail -5 "$T/smtp-long.out")"; }
+split_seen "SMTP, 2 KB token" "$REC_DIR" 1 '334 *'
+tcp_record_start "$IMAP_PORT"
+imap_cmds | cyrus_client "$IMTEST" "$REC_PORT" XOAUTH2 "$T/imap-long.out" -w long \
+	-o "oauth2_store=$STORE" && ok "imtest with a 2 KB token is authenticated" ||
+	{ not_ok "imtest with a 2 KB token is authenticated"; diag "$(tail -5 "$T/imap-long.out")"; }
+ir=$(tr -d '\r' <"$REC_DIR/conn-1.c2s" | grep -m1 ' AUTHENTICATE XOAUTH2 ' | sed 's/^.* AUTHENTICATE XOAUTH2 //')
+TOKEN=$LTOKEN check_bytes "IMAP, 2 KB token: one line AUTHENTICATE XOAUTH2 <b64> (SASL-IR)" \
+	"$ir" "user=$TEST_USER\001auth=Bearer $LTOKEN\001\001"
+if grep -l -F "$LTOKEN" "$T"/pop-long.out "$T"/smtp-long.out "$T"/imap-long.out >/dev/null 2>&1; then
+	not_ok "no client transcript shows the 2 KB token in clear"
+else
+	ok "no client transcript shows the 2 KB token in clear"
+fi
+
 # ---- two tokens for the same user: selection by user is ambiguous
 if token_add alice-b "$TEST_USER"; then ok "second token 'alice-b' for the same user authorized"; else
 	not_ok "second token 'alice-b' for the same user authorized"

@@ -204,7 +204,7 @@ static int write_file(const char *dir, const char *name, const char *content)
 static int add_token_ext(const char *dir, const char *name, const char *tpl, const char *user,
 			 const char *extra, const char *access)
 {
-	char buf[2048], fname[512];
+	char buf[8192], fname[512];
 	bool generic = strcmp(tpl, "generic") == 0;
 
 	snprintf(buf, sizeof(buf),
@@ -504,6 +504,72 @@ static void test_no_ir(void)
 	expect_login("no initial response mode (OAUTHBEARER)", &l,
 		     "n,a=alice@example.test,\001host=imap.example.test"
 		     "\001auth=Bearer at-work-1\001\001", NULL);
+}
+
+/* Tokens of `n` characters for the line-length rules. */
+static char g_tok143[144], g_tok144[145], g_tok335[336], g_tok336[337], g_tok2k[2049];
+
+static void fill_token(char *buf, size_t n, char c)
+{
+	memset(buf, c, n);
+	buf[n] = '\0';
+}
+
+/* The XOAUTH2 response for `user` and `tok`, in a static buffer. */
+static const char *xo_resp(char *buf, size_t size, const char *user, const char *tok)
+{
+	snprintf(buf, size, "user=%s\001auth=Bearer %s\001\001", user, tok);
+	return buf;
+}
+
+/* RFC 5034 (POP3, 255 octets) and RFC 4954 (SMTP, 512 octets): the
+ * initial response is withheld when "AUTH XOAUTH2 <b64>\r\n" would be
+ * longer, for every server; IMAP keeps one line. With the user
+ * edge@example.test the XOAUTH2 line is 255 octets for a 143-character token
+ * and 259 for 144; 511 for 335 and 515 for 336. */
+static void test_long_tokens(void)
+{
+	login l = { .mech = "XOAUTH2", .service = "pop", .host = "pop.example.test" };
+	static char want[4096];
+
+	l.c = (creds){ .authname = "edge@example.test", .password = "e143" };
+	expect_login("POP3, AUTH line of 255 octets: initial response", &l,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok143), NULL);
+	l.c.password = "e144";
+	expect_login("POP3, AUTH line of 259 octets: no initial response", &l, NULL,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok144));
+	l.service = "smtp";
+	l.host = "smtp.example.test";
+	l.c.password = "e335";
+	expect_login("SMTP, AUTH line of 511 octets: initial response", &l,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok335), NULL);
+	l.c.password = "e336";
+	expect_login("SMTP, AUTH line of 515 octets: no initial response", &l, NULL,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok336));
+	l.c.password = "e2k";
+	expect_login("SMTP, 2 KB token: no initial response", &l, NULL,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok2k));
+	l.service = "relay";
+	expect_login("Postfix's relay service, 2 KB token: no initial response", &l, NULL,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok2k));
+	l.service = "smtp";
+	l.host = "SMTP-INLINE.example.test";
+	expect_login("SMTP, 2 KB token to a host in smtp_inline_hosts: initial response", &l,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok2k), NULL);
+	l.service = "pop";
+	l.host = "pop.example.test";
+	expect_login("POP3, 2 KB token, host not in pop3_split_hosts: no initial response", &l,
+		     NULL, xo_resp(want, sizeof(want), "edge@example.test", g_tok2k));
+	l.service = "imap";
+	l.host = "imap.example.test";
+	expect_login("IMAP, 2 KB token: one line (initial response)", &l,
+		     xo_resp(want, sizeof(want), "edge@example.test", g_tok2k), NULL);
+	l.mech = "OAUTHBEARER";
+	l.service = "smtp";
+	l.host = "smtp.example.test";
+	snprintf(want, sizeof(want), "n,a=edge@example.test,\001host=smtp.example.test"
+		 "\001auth=Bearer %s\001\001", g_tok2k);
+	expect_login("SMTP OAUTHBEARER, 2 KB token: no initial response", &l, NULL, want);
 }
 
 static void test_pop3_split(void)
@@ -1258,6 +1324,7 @@ static int setup_store(void)
 	snprintf(g_configbuf, sizeof(g_configbuf), "%s/sasl-oauth2.conf", g_tmp);
 	snprintf(cfg, sizeof(cfg),
 		 "pop3_split_hosts:\n  - outlook.office365.com\n  - 127.0.0.1\n"
+		 "smtp_inline_hosts: [smtp-inline.example.test]\n"
 		 "http_timeout: 5\n");
 	if (write_file(g_tmp, "sasl-oauth2.conf", cfg) != 0)
 		return -1;
@@ -1288,6 +1355,17 @@ static int setup_store(void)
 	    add_token_ext(g_store, "gtpl", "google", "tpl@example.test", "", "at-tpl") ||
 	    add_token_ext(g_store, "gown", "google", "own@example.test", "hosts: [127.0.0.1]\n",
 			  "at-own"))
+		return -1;
+	fill_token(g_tok143, 143, 'a');
+	fill_token(g_tok144, 144, 'b');
+	fill_token(g_tok335, 335, 'c');
+	fill_token(g_tok336, 336, 'd');
+	fill_token(g_tok2k, 2048, 'e');
+	if (add_token_ext(g_store, "e143", "generic", "edge@example.test", "", g_tok143) ||
+	    add_token_ext(g_store, "e144", "generic", "edge@example.test", "", g_tok144) ||
+	    add_token_ext(g_store, "e335", "generic", "edge@example.test", "", g_tok335) ||
+	    add_token_ext(g_store, "e336", "generic", "edge@example.test", "", g_tok336) ||
+	    add_token_ext(g_store, "e2k", "generic", "edge@example.test", "", g_tok2k))
 		return -1;
 	snprintf(secret, sizeof(secret), "%s/client.secret", g_tmp);
 	if (write_file(g_tmp, "client.secret", "test-secret-in-a-file\n") != 0 ||
@@ -1373,6 +1451,7 @@ static int run_suite(void)
 	test_wire();
 	test_no_ir();
 	test_pop3_split();
+	test_long_tokens();
 	test_selection();
 	test_users();
 	test_hosts();

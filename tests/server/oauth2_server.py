@@ -23,6 +23,8 @@
 #           list of fault objects, "withhold_scope": "A B" (the user
 #           unticks scopes A and B at /authorize: the grant and the token
 #           answers carry the narrower scope, RFC 6749 3.3; "" clears it);
+#           "token_length": N (access tokens padded to N characters,
+#           like real 1-2.5 KB JWTs; 0 restores the short form);
 #           unknown keys are refused with 400
 #   client  special:client / s3cr:t+with/%&=chars (basic and post), to
 #           check the RFC 6749 2.3.1 form-urlencoding of Basic credentials;
@@ -317,6 +319,7 @@ class State:
         self.code_ttl = args.code_ttl
         self.base_url = None
         self.rotate = True
+        self.token_length = 0
         self.deny_next_authorize = 0
         self.withhold_scope = set()
         self.faults = []
@@ -400,6 +403,10 @@ class State:
         g = self.grants[gid]
         now = time.time()
         at = "at-" + secrets.token_urlsafe(32)
+        if self.token_length > len(at):
+            # Real access tokens are 1-2.5 KB (JWTs): pad to that length.
+            at += secrets.token_urlsafe(self.token_length)[:self.token_length
+                                                            - len(at)]
         self.access[at] = {"grant": gid, "client_id": g["client_id"],
                            "user": g["user"], "scope": scope,
                            "iat": int(now), "exp": now + self.access_ttl,
@@ -1236,7 +1243,8 @@ class Handler(BaseHTTPRequestHandler):
         num = (int, float)
         known = {"fault", "access_ttl", "rotate", "authorize", "revoke_all",
                  "expire_access_tokens", "reset", "device_interval",
-                 "device_expires", "client_mailbox", "withhold_scope"}
+                 "device_expires", "client_mailbox", "withhold_scope",
+                 "token_length"}
         for k in req:
             if k not in known:
                 return "unknown control key %s" % k
@@ -1269,6 +1277,9 @@ class Handler(BaseHTTPRequestHandler):
                         not isinstance(nf["path"], str):
                     return "bad fault count or path"
                 parsed.append(nf)
+        if "token_length" in req and (not isinstance(req["token_length"], int)
+                                      or not 0 <= req["token_length"] <= 8192):
+            return "token_length must be an integer from 0 to 8192"
         for k in ("access_ttl", "device_interval", "device_expires"):
             if k in req and (not isinstance(req[k], num) or req[k] < 0):
                 return "%s must be a non-negative number" % k
@@ -1290,6 +1301,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.device_interval = req["device_interval"]
             if "device_expires" in req:
                 st.device_expires = req["device_expires"]
+            if "token_length" in req:
+                st.token_length = req["token_length"]
             if "withhold_scope" in req:
                 st.withhold_scope = set(req["withhold_scope"].split())
             if "client_mailbox" in req:
