@@ -194,15 +194,18 @@ int cmd_tunnel(const cli_global *g, int argc, char **argv);
 /* Loopback redirect listener (loopback.c)                                  */
 
 typedef struct cli_loopback {
-	int fd;                     /* listening socket, -1 when none */
+	int fd;                     /* listening socket (IPv4), -1 when none */
+	int fd6;                    /* listening socket on ::1, -1 when none */
 	int port;
 	char *redirect_uri;         /* what is sent as redirect_uri */
 	char *path;                 /* the path the redirect arrives at, e.g. "/" */
 } cli_loopback;
 
 /* Listen on 127.0.0.1:`port` (0: ephemeral). With `configured_uri` (the
- * token's redirect_uri) the port and path come from it; a non-loopback
- * redirect_uri gives fd -1 (paste mode only). */
+ * token's or template's redirect_uri) the host, port and path come from
+ * it: 127.0.0.1, [::1], or localhost (both); a loopback URI without a port
+ * gets `port` (or an ephemeral one) inserted; a non-loopback redirect_uri
+ * gives no listener (paste mode only). */
 int cli_loopback_open(cli_loopback *lb, int port, const char *configured_uri, ts_error *err);
 void cli_loopback_close(cli_loopback *lb);
 

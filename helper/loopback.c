@@ -1,12 +1,14 @@
 /*
  * loopback.c - the RFC 8252 loopback redirect listener of `authorize`.
  *
- * It binds 127.0.0.1 only, serves many connections at once (browsers open
- * speculative connections and ask for /favicon.ico; other local processes
- * may connect too), caps each request at 8 KiB and a few seconds, answers
- * anything that is not the redirect with 400/404 and keeps waiting, and
- * checks `state` before it accepts a code: a redirect with another state
- * gets 400 and the wait goes on.
+ * It binds the loopback address of the redirect's host (127.0.0.1 by
+ * default; 127.0.0.1 and ::1 for "localhost", which reaches either), serves
+ * many connections at once (browsers open speculative connections and ask
+ * for /favicon.ico; other local processes may connect too), caps each
+ * request at 8 KiB and a few seconds, answers anything that is not the
+ * redirect with 400/404 and keeps waiting, and checks `state` before it
+ * accepts a code: a redirect with another state gets 400 and the wait goes
+ * on.
  * With --no-browser the redirected URL may instead be pasted on stdin;
  * whichever arrives first wins. What the bytes mean (request line, query,
  * state and code) is decided in redirect_parse.c; this file does the I/O.
@@ -45,24 +47,110 @@ static int64_t now_ms(void)
 /* ---------------------------------------------------------------------- */
 /* Opening                                                                  */
 
-static bool is_loopback_host(const char *h, size_t n)
+/* Which loopback addresses a redirect host name reaches: 127.0.0.1 and
+ * [::1] themselves, and for "localhost" both (it may resolve to either;
+ * RFC 8252 section 7.3 recommends trying both families). */
+enum { LB_NONE = 0, LB_V4 = 1, LB_V6 = 2 };
+
+static int loopback_families(const char *h, size_t n)
 {
-	return (n == 9 && strncmp(h, "127.0.0.1", 9) == 0) ||
-	       (n == 9 && strncasecmp(h, "localhost", 9) == 0);
+	if (n == 9 && strncmp(h, "127.0.0.1", 9) == 0)
+		return LB_V4;
+	if (n == 5 && strncmp(h, "[::1]", 5) == 0)
+		return LB_V6;
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return LB_V4 | LB_V6;
+	return LB_NONE;
+}
+
+/* A listening socket on the loopback address of `family` at `port` (0:
+ * ephemeral); *out_port gets the port. -1 with errno on failure. */
+static int listen_loopback(int family, int port, int *out_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	int fd, one = 1, e;
+
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a->sin_port = htons((uint16_t)port);
+		sl = sizeof *a;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		a->sin6_port = htons((uint16_t)port);
+		sl = sizeof *a;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*out_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+/* Listen on every family in `fams` at one port: with an ephemeral port the
+ * first family picks it and the second must get the same one (retried a
+ * few times). The IPv6 listener of "localhost" is best effort: a machine
+ * without ::1 keeps the IPv4 one. */
+static int listen_families(cli_loopback *lb, int fams, int port)
+{
+	int tries, p = 0;
+
+	for (tries = 0; tries < 8; tries++) {
+		lb->fd = (fams & LB_V4) ? listen_loopback(AF_INET, port, &p) : -1;
+		if ((fams & LB_V4) && lb->fd < 0)
+			return -1;
+		if (!(fams & LB_V6)) {
+			lb->port = p;
+			return 0;
+		}
+		lb->fd6 = listen_loopback(AF_INET6, (fams & LB_V4) ? p : port, &p);
+		if (lb->fd6 >= 0) {
+			lb->port = p;
+			return 0;
+		}
+		if (!(fams & LB_V4))
+			return -1;
+		if (errno != EADDRINUSE || port != 0) {
+			/* No IPv6 loopback here: IPv4 alone. */
+			lb->port = p;
+			return 0;
+		}
+		close(lb->fd);
+		lb->fd = -1;
+	}
+	errno = EADDRINUSE;
+	return -1;
 }
 
 int cli_loopback_open(cli_loopback *lb, int port, const char *configured_uri, ts_error *err)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
-	bool listen_here = true;
-	int fd = -1, one = 1;
-	char buf[64];
+	bool listen_here = true, explicit_port = false;
+	const char *host = "127.0.0.1", *hend = host + 9, *path = "/";
+	int fams = LB_V4;
+	char buf[512];
 
 	memset(lb, 0, sizeof *lb);
-	lb->fd = -1;
+	lb->fd = lb->fd6 = -1;
 	if (configured_uri && *configured_uri) {
-		const char *p = configured_uri, *host, *hend, *path;
+		const char *p = configured_uri;
 
 		if (strncmp(p, "http://", 7) != 0) {
 			listen_here = false;
@@ -72,7 +160,8 @@ int cli_loopback_open(cli_loopback *lb, int port, const char *configured_uri, ts
 			p += 7;
 		}
 		host = p;
-		hend = host + strcspn(host, ":/?#");
+		hend = *host == '[' ? host + strcspn(host, "]") + (host[strcspn(host, "]")] ? 1 : 0)
+				    : host + strcspn(host, ":/?#");
 		path = hend;
 		if (*hend == ':') {
 			char *end;
@@ -84,47 +173,36 @@ int cli_loopback_open(cli_loopback *lb, int port, const char *configured_uri, ts
 						    configured_uri);
 			if (listen_here)
 				port = (int)v;
+			explicit_port = true;
 			path = end;
-		} else if (listen_here) {
-			port = 80;
 		}
-		if (!is_loopback_host(host, (size_t)(hend - host)))
+		if ((fams = loopback_families(host, (size_t)(hend - host))) == LB_NONE)
 			listen_here = false;
-		lb->redirect_uri = strdup(configured_uri);
-		lb->path = strndup(*path == '/' ? path : "/", *path == '/' ? strcspn(path, "?#") : 1);
-	} else {
-		lb->path = strdup("/");
+		if (explicit_port || !listen_here)
+			lb->redirect_uri = strdup(configured_uri);
 	}
-	if (!lb->path || (configured_uri && *configured_uri && !lb->redirect_uri)) {
+	lb->path = strndup(*path == '/' ? path : "/", *path == '/' ? strcspn(path, "?#") : 1);
+	if (!lb->path || (!listen_here && !lb->redirect_uri)) {
 		cli_loopback_close(lb);
 		return ts_error_set(err, TS_ENOMEM, "out of memory");
 	}
 	if (!listen_here)
 		return TS_OK;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		cli_loopback_close(lb);
-		return ts_error_set(err, TS_EIO, "cannot create the redirect listener: %s", strerror(errno));
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+	if (listen_families(lb, fams, port) != 0) {
 		int e = errno;
 
-		close(fd);
 		cli_loopback_close(lb);
-		return ts_error_set(err, TS_EIO, "cannot listen on 127.0.0.1:%d for the redirect: %s; "
-				    "choose another port with --port N or leave it out", port, strerror(e));
+		return ts_error_set(err, TS_EIO, "cannot listen on %.*s:%d for the redirect: %s; "
+				    "choose another port with --port N or leave it out",
+				    (int)(hend - host), host, port, strerror(e));
 	}
-	lb->fd = fd;
-	lb->port = ntohs(sa.sin_port);
 	if (!lb->redirect_uri) {
-		snprintf(buf, sizeof buf, "http://127.0.0.1:%d/", lb->port);
+		/* A loopback redirect without a port: the listener's, which
+		 * the provider accepts on any port (RFC 8252 section 7.3); the
+		 * path stays as registered (Microsoft: http://localhost). */
+		snprintf(buf, sizeof buf, "http://%.*s:%d%.*s", (int)(hend - host), host, lb->port,
+			 (int)strcspn(path, "?#"), path);
 		lb->redirect_uri = strdup(buf);
 		if (!lb->redirect_uri) {
 			cli_loopback_close(lb);
@@ -138,7 +216,9 @@ void cli_loopback_close(cli_loopback *lb)
 {
 	if (lb->fd >= 0)
 		close(lb->fd);
-	lb->fd = -1;
+	if (lb->fd6 >= 0)
+		close(lb->fd6);
+	lb->fd = lb->fd6 = -1;
 	free(lb->redirect_uri);
 	free(lb->path);
 	lb->redirect_uri = NULL;
@@ -331,7 +411,7 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 	bool done = false, stdin_open = read_stdin;
 
 	*out = NULL;
-	if (lb->fd < 0 && !read_stdin)
+	if (lb->fd < 0 && lb->fd6 < 0 && !read_stdin)
 		return ts_error_set(err, TS_EINVAL, "no listener for the redirect and no standard input to read it "
 				    "from; use --no-browser and paste the redirected URL");
 	conns = calloc(MAX_CONN, sizeof *conns);
@@ -341,8 +421,8 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 		conns[i].fd = -1;
 
 	while (!done) {
-		struct pollfd pfd[MAX_CONN + 2];
-		int idx[MAX_CONN + 2];
+		struct pollfd pfd[MAX_CONN + 3];
+		int idx[MAX_CONN + 3];
 		int np = 0, wait_ms, n;
 		int64_t t = now_ms(), next = deadline;
 
@@ -357,13 +437,17 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 						  "run authorize again (or raise --timeout)", timeout_s);
 			break;
 		}
-		if (!stdin_open && lb->fd < 0) {
+		if (!stdin_open && lb->fd < 0 && lb->fd6 < 0) {
 			rc = ts_error_set(err, TS_EINVAL, "standard input ended before a redirected URL was pasted; "
 					  "run authorize again");
 			break;
 		}
 		if (lb->fd >= 0) {
 			pfd[np] = (struct pollfd){ .fd = lb->fd, .events = POLLIN };
+			idx[np++] = -1;
+		}
+		if (lb->fd6 >= 0) {
+			pfd[np] = (struct pollfd){ .fd = lb->fd6, .events = POLLIN };
 			idx[np++] = -1;
 		}
 		if (stdin_open) {
@@ -401,7 +485,7 @@ int cli_loopback_wait(char **out, cli_loopback *lb, const char *state, bool read
 			if (!pfd[k].revents)
 				continue;
 			if (idx[k] == -1) {
-				int cfd = accept4(lb->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				int cfd = accept4(pfd[k].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 				conn *c;
 
 				if (cfd < 0)

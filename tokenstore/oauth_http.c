@@ -797,7 +797,7 @@ static int answer_error(oa2_oauth_error *oe, json_object *o, long status,
 {
 	const char *ecode = o ? json_str(o, "error", NULL) : NULL;
 	const char *edesc = o ? json_str(o, "error_description", NULL) : NULL;
-	char code[64], desc[256];
+	char code[64], desc[256], advice[512];
 	int rc = TS_ENET;
 
 	if (ecode == NULL) {
@@ -824,9 +824,11 @@ static int answer_error(oa2_oauth_error *oe, json_object *o, long status,
 	for (size_t i = 0; i < sizeof(oauth_errors) / sizeof(oauth_errors[0]); i++)
 		if (strcmp(ecode, oauth_errors[i].name) == 0)
 			rc = oauth_errors[i].code;
+	if (!oa2_error_advice(advice, sizeof(advice), code, edesc, host, token))
+		snprintf(advice, sizeof(advice), "%s", oauth_error_hint(rc));
 	return ts_error_set(err, rc, "token '%s': %s %s answered HTTP %ld: %s%s%s%s; %s", token,
 			    what, host, status, code, desc[0] ? " (" : "", desc,
-			    desc[0] ? ")" : "", oauth_error_hint(rc));
+			    desc[0] ? ")" : "", advice);
 }
 
 void oa2_token_response_free(oa2_token_response *r)

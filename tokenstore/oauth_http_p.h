@@ -40,6 +40,12 @@ typedef struct oa2_oauth_error {
 	char host[256];             /* endpoint host[:port] */
 } oa2_oauth_error;
 
+/* advice.c: one line saying what to change for a provider error that
+ * names its cause (Microsoft AADSTS codes in `desc`, Google's
+ * invalid_grant); false when there is none. `token` names the token. */
+bool oa2_error_advice(char *out, size_t outsz, const char *code, const char *desc,
+		      const char *host, const char *token);
+
 /* Copy `in` into `out` keeping printable ASCII only (others become '?'),
  * truncated to `outsz - 1` bytes ("..." marks a truncation). */
 void oa2_sanitize(char *out, size_t outsz, const char *in, size_t inlen);

@@ -245,7 +245,7 @@ int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, con
 	if (ts_strdup_to(&e->name, c->name, NULL) || ts_strdup_to(&e->template_name, c->template_name, NULL) ||
 	    ts_strdup_to(&e->user, c->user, NULL) || ts_strdup_to(&e->client_id, c->client_id, NULL) ||
 	    ts_strdup_to(&e->tenant, c->tenant ? c->tenant : t->default_tenant, NULL) ||
-	    ts_strdup_to(&e->redirect_uri, c->redirect_uri, NULL)) {
+	    ts_strdup_to(&e->redirect_uri, c->redirect_uri ? c->redirect_uri : t->redirect_uri, NULL)) {
 		rc = ts_enomem(err);
 		goto cleanup;
 	}

@@ -216,6 +216,7 @@ typedef struct ts_template {
 	char *token_url;
 	char *device_url;
 	char *revoke_url;
+	char *redirect_uri;         /* NULL: loopback http://127.0.0.1:<port>/ */
 	ts_strlist scope;           /* default scope list */
 	ts_strlist scope_imap;      /* scopes by protocol (informational) */
 	ts_strlist scope_pop;

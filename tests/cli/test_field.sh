@@ -113,6 +113,95 @@ h add deleg --template microsoft-organizations --tenant contoso.onmicrosoft.com 
 h show deleg | grep -q "IMAP.AccessAsUser.All" && ok "the delegated flow keeps IMAP.AccessAsUser.All" \
 	|| not_ok "delegated scope"
 
+# ---------------------------------------------------------------- redirect URIs
+# Microsoft: users register http://localhost (the portal takes http:// only
+# for localhost) and the port is ignored, so the Microsoft templates send
+# http://localhost:PORT and the listener serves both 127.0.0.1 and ::1,
+# either of which "localhost" may reach. Google keeps http://127.0.0.1:PORT/.
+oauth_control '{"localhost_redirect": true}' >/dev/null
+# browser_via HOST: a browser whose "localhost" resolves to HOST.
+browser_via() {
+	cat >"$T/browser-$2" <<EOF
+#!/bin/sh
+printf '%s\n' "\$1" >>"$T/authurls-$2.log"
+loc=\$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "\$1")
+printf '%s\n' "\$loc" >>"$T/redirects-$2.log"
+loc=\$(printf '%s' "\$loc" | sed 's|^http://localhost:|http://$1:|')
+exec curl -g -sS --max-time 10 "\$loc" >>"$T/browser.log" 2>&1
+EOF
+	chmod 755 "$T/browser-$2"
+}
+browser_via '[::1]' v6
+browser_via 127.0.0.1 v4
+ms_redirect() { # ms_redirect NAME BROWSER
+	h add "$1" --template microsoft-common --client-id confidential-client \
+		--client-secret-file "$T/conf.secret" --set auth_url="$OAUTH_URL/authorize" \
+		--set token_url="$OAUTH_URL/token" >/dev/null 2>&1
+	BROWSER="$T/browser-$2" timeout 60 "$HELPER" --store "$S" --config "$CONF" authorize "$1" \
+		--timeout 20 </dev/null >"$T/out" 2>"$T/err"
+}
+if ms_redirect msv6 v6 && [ -s "$S/msv6.state" ]; then ok "microsoft template: the redirect arrives on ::1 (localhost may be IPv6)"; else
+	not_ok "microsoft template: the redirect arrives on ::1"; diag "$(cat "$T/out" "$T/err")"
+fi
+grep -Eq 'redirect_uri=http%3A%2F%2Flocalhost%3A[0-9]+(&|$)' "$T/authurls-v6.log" &&
+	grep -Eq '^http://localhost:[0-9]+/?\?code=' "$T/redirects-v6.log" \
+	&& ok "microsoft template: redirect_uri is http://localhost:PORT (as registered: http://localhost)" \
+	|| { not_ok "microsoft redirect_uri form"; diag "$(cat "$T/authurls-v6.log" "$T/redirects-v6.log")"; }
+if ms_redirect msv4 v4 && [ -s "$S/msv4.state" ]; then ok "microsoft template: the redirect arrives on 127.0.0.1"; else
+	not_ok "microsoft template: the redirect arrives on 127.0.0.1"; diag "$(cat "$T/out" "$T/err")"
+fi
+last=$(last_request /token)
+[ "$(req_field "$last" grant_type)" = authorization_code ] && [ "$(req_field "$last" status)" = 200 ] \
+	&& ok "the code exchange with http://localhost:PORT succeeds" || { not_ok "exchange"; diag "$last"; }
+h add gredir --template google --client-id c --set auth_url="$OAUTH_URL/authorize" >/dev/null 2>&1
+h show gredir | grep -q '^redirect_uri  *http://127.0.0.1:<port>/$' \
+	&& ok "google template: the loopback IP redirect http://127.0.0.1:PORT/" || { not_ok "google redirect"; diag "$(h show gredir)"; }
+oauth_control '{"localhost_redirect": false}' >/dev/null
+
+# ---------------------------------------------------------------- errors that name the fix
+# The test server answers the token request with a provider's own error
+# body; the one error line must carry the advice for it.
+advice() { # advice DESC STATUS ERROR DESCRIPTION PATTERN
+	_body=$("$PYTHON3" -c 'import json,sys; print(json.dumps({"fault": {"kind": "error_body", "status": int(sys.argv[1]), "body": {"error": sys.argv[2], "error_description": sys.argv[3], "error_codes": [1]}}}))' "$2" "$3" "$4")
+	oauth_control "$_body" >/dev/null || { not_ok "$1: control"; return; }
+	expect_fail "$1" "$5" h refresh relay
+}
+TRACE="Trace ID: 0d3c5e2a-1b2c-4d5e-8f90-123456789abc Correlation ID: 7e8f9a0b-1c2d-3e4f-5a6b-7c8d9e0f1a2b Timestamp: 2026-11-28 21:00:00Z"
+advice "AADSTS50011: the redirect URI to register" 400 invalid_request \
+	"AADSTS50011: The redirect URI 'http://127.0.0.1:8080/' specified in the request does not match the redirect URIs configured for the application. $TRACE" \
+	"AADSTS50011.*redirect URI is not registered.*Mobile and desktop applications.*http://localhost"
+advice "AADSTS7000218: a secret or public client flows" 401 invalid_client \
+	"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'. $TRACE" \
+	"client_secret_file.*Allow public client flows"
+advice "AADSTS7000215: the secret's Value, not its id" 401 invalid_client \
+	"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID. $TRACE" \
+	"secret is wrong.*Value (not the Secret ID)"
+advice "AADSTS700082: 90 days unused, schedule refreshes" 400 invalid_grant \
+	"AADSTS700082: The refresh token has expired due to inactivity. The token was issued on 2026-08-01T10:00:00Z and was inactive for 90.00:00:00. $TRACE" \
+	"90 days without use: run sasl-oauth2 authorize relay.*refresh --all"
+advice "AADSTS700084: single-page application tokens" 400 invalid_grant \
+	"AADSTS700084: The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00. $TRACE" \
+	"single-page application.*Mobile and desktop applications"
+advice "AADSTS65001: consent" 400 invalid_grant \
+	"AADSTS65001: The user or administrator has not consented to use the application with ID 'x' named 'y'. $TRACE" \
+	"not consented.*Grant admin consent"
+advice "AADSTS50076: multi-factor authentication" 400 invalid_grant \
+	"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication. $TRACE" \
+	"multi-factor authentication is required: run sasl-oauth2 authorize relay"
+advice "AADSTS50079: MFA registration / Conditional Access" 400 invalid_grant \
+	"AADSTS50079: Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication. $TRACE" \
+	"Conditional Access.*authorize relay"
+advice "AADSTS7000112: application disabled" 401 unauthorized_client \
+	"AADSTS7000112: Application '08162f7c-0fd2-4200-a84a-f25a4db0b584'(Mozilla Thunderbird) is disabled. $TRACE" \
+	"client_id) is disabled.*--set client_id=ID"
+advice "Google invalid_grant: Testing, password, revoked, too many" 400 invalid_grant \
+	"Token has been expired or revoked." \
+	"'Testing' (after 7 days.*password changes.*revoked.*too many live refresh tokens.*authorize relay"
+advice "an unknown AADSTS code keeps the generic hint" 400 invalid_grant \
+	"AADSTS9999999: Something new. $TRACE" \
+	"a new consent is needed (sasl-oauth2 authorize)"
+grep -q "AADSTS9999999" "$T/err" && ok "the provider's description stays in the line" || not_ok "description lost"
+
 # ---------------------------------------------------------------- notify_timeout
 # A hung notify_command (and what it started) is stopped after
 # notify_timeout seconds; status still answers.

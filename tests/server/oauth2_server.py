@@ -23,6 +23,8 @@
 #           list of fault objects, "withhold_scope": "A B" (the user
 #           unticks scopes A and B at /authorize: the grant and the token
 #           answers carry the narrower scope, RFC 6749 3.3; "" clears it);
+#           "localhost_redirect": true (accept http://localhost:PORT
+#           redirects, as Microsoft does; off: 127.0.0.1 and [::1] only);
 #           "token_length": N (access tokens padded to N characters,
 #           like real 1-2.5 KB JWTs; 0 restores the short form);
 #           unknown keys are refused with 400
@@ -223,8 +225,10 @@ def parse_scope(value):
     return parts
 
 
-def loopback_redirect_ok(uri):
-    """RFC 8252 7.3: http on 127.0.0.1 or [::1], any port, no fragment."""
+def loopback_redirect_ok(uri, allow_localhost=False):
+    """RFC 8252 7.3: http on 127.0.0.1 or [::1], any port, no fragment;
+    with allow_localhost also http://localhost (what Microsoft lets users
+    register: any port)."""
     try:
         u = urllib.parse.urlsplit(uri)
         u.port  # raises on a bad port
@@ -234,6 +238,8 @@ def loopback_redirect_ok(uri):
         return False
     if u.username is not None or u.password is not None:
         return False
+    if allow_localhost and u.hostname == "localhost":
+        return True
     return u.hostname in ("127.0.0.1", "::1")
 
 
@@ -320,6 +326,7 @@ class State:
         self.base_url = None
         self.rotate = True
         self.token_length = 0
+        self.localhost_redirect = False
         self.deny_next_authorize = 0
         self.withhold_scope = set()
         self.faults = []
@@ -831,7 +838,8 @@ class Handler(BaseHTTPRequestHandler):
         if cid is None or cid not in CLIENTS:
             return text_resp(400, "invalid request: unknown client_id\n")
         ruri = q.get("redirect_uri")
-        if ruri is None or not loopback_redirect_ok(ruri):
+        if ruri is None or not loopback_redirect_ok(
+                ruri, st.localhost_redirect):
             return text_resp(400, "invalid request: redirect_uri must be a "
                              "loopback http URI (RFC 8252)\n")
         state = q.get("state")
@@ -1244,7 +1252,7 @@ class Handler(BaseHTTPRequestHandler):
         known = {"fault", "access_ttl", "rotate", "authorize", "revoke_all",
                  "expire_access_tokens", "reset", "device_interval",
                  "device_expires", "client_mailbox", "withhold_scope",
-                 "token_length"}
+                 "token_length", "localhost_redirect"}
         for k in req:
             if k not in known:
                 return "unknown control key %s" % k
@@ -1303,6 +1311,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.device_expires = req["device_expires"]
             if "token_length" in req:
                 st.token_length = req["token_length"]
+            if "localhost_redirect" in req:
+                st.localhost_redirect = bool(req["localhost_redirect"])
             if "withhold_scope" in req:
                 st.withhold_scope = set(req["withhold_scope"].split())
             if "client_mailbox" in req:
