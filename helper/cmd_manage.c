@@ -239,7 +239,81 @@ cleanup:
 /* add                                                                      */
 
 enum { O_TEMPLATE = 1, O_USER, O_CLIENT_ID, O_SECRET_FILE, O_TENANT, O_FLOW, O_SCOPE, O_SET,
-       O_JSON, O_REVOKE, O_NAMES };
+       O_JSON, O_REVOKE, O_NAMES, O_FOR };
+
+/* add --for imap,smtp: the union of the template's per-service scopes for
+ * those services, in the template's order, each once. */
+static int scopes_for(ts_token_config *c, ts_ctx *ctx, const char *services, const char *name)
+{
+	ts_template *t = NULL;
+	ts_strlist want = { 0 };
+	ts_error err = { 0 };
+	int rc = CLI_EXIT_FAIL;
+	size_t i, j, k;
+
+	if (c->flow == TS_FLOW_CLIENT_CREDENTIALS) {
+		rc = cli_usage_error("add", "--for chooses delegated scopes; an app-only token "
+				     "(client_credentials) uses the template's client_credentials_scope");
+		goto cleanup;
+	}
+	if (ts_ctx_template_load(&t, ctx, c->template_name, &err) != TS_OK) {
+		rc = cli_err_ts(name, "cannot add", &err);
+		goto cleanup;
+	}
+	{
+		char *copy = strdup(services), *save = NULL, *tok;
+
+		for (tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok;
+		     tok = strtok_r(NULL, ", ", &save))
+			if (ts_strlist_add(&want, tok) != TS_OK)
+				break;
+		if (copy == NULL || tok != NULL) {
+			free(copy);
+			rc = cli_err(name, "out of memory");
+			goto cleanup;
+		}
+		free(copy);
+	}
+	ts_strlist_clear(&c->scope);
+	for (i = 0; i < want.n; i++) {
+		const ts_strlist *l;
+
+		if (strcmp(want.v[i], "imap") == 0)
+			l = &t->scope_imap;
+		else if (strcmp(want.v[i], "pop") == 0 || strcmp(want.v[i], "pop3") == 0)
+			l = &t->scope_pop;
+		else if (strcmp(want.v[i], "smtp") == 0)
+			l = &t->scope_smtp;
+		else {
+			rc = cli_usage_error("add", "--for: unknown service '%s'; use a comma list of "
+					     "imap, pop and smtp", want.v[i]);
+			goto cleanup;
+		}
+		if (l->n == 0) {
+			rc = cli_err(name, "cannot add: template '%s' lists no scopes for %s; give "
+				     "the scopes with --scope", c->template_name, want.v[i]);
+			goto cleanup;
+		}
+		for (j = 0; j < l->n; j++) {
+			for (k = 0; k < c->scope.n && strcmp(c->scope.v[k], l->v[j]) != 0; k++)
+				;
+			if (k == c->scope.n && ts_strlist_add(&c->scope, l->v[j]) != TS_OK) {
+				rc = cli_err(name, "out of memory");
+				goto cleanup;
+			}
+		}
+	}
+	if (want.n == 0) {
+		rc = cli_usage_error("add", "--for needs a comma list of imap, pop and smtp");
+		goto cleanup;
+	}
+	c->scope_set = true;
+	rc = CLI_EXIT_OK;
+cleanup:
+	ts_strlist_clear(&want);
+	ts_template_free(t);
+	return rc;
+}
 
 int cmd_add(const cli_global *g, int argc, char **argv)
 {
@@ -253,11 +327,12 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 		{ "flow", 0, true, O_FLOW },
 		{ "scope", 0, true, O_SCOPE },
 		{ "set", 0, true, O_SET },
+		{ "for", 0, true, O_FOR },
 		{ NULL, 0, false, 0 },
 	};
 	cli_parser p;
 	const char *tmpl = NULL, *user = NULL, *client_id = NULL, *secret_file = NULL;
-	const char *tenant = NULL, *flow = NULL, *name;
+	const char *tenant = NULL, *flow = NULL, *services = NULL, *name;
 	char **sets = NULL, **scopes = NULL;
 	int nsets = 0, nscopes = 0, id, rc = CLI_EXIT_FAIL, i;
 	ts_ctx *ctx = NULL;
@@ -283,6 +358,7 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 		case O_FLOW: flow = p.arg; break;
 		case O_SCOPE: scopes[nscopes++] = (char *)p.arg; break;
 		case O_SET: sets[nsets++] = (char *)p.arg; break;
+		case O_FOR: services = p.arg; break;
 		}
 	}
 	if (id == -100 || (id < 0 && id != CLI_OPT_ERR && id != CLI_OPT_HELP)) {
@@ -321,6 +397,11 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 	}
 	if ((rc = apply_sets(c, sets, nsets, name, "add")) != CLI_EXIT_OK)
 		goto cleanup;
+	if (services && c->scope_set) {
+		rc = cli_usage_error("add", "give either --for SERVICES (the template's scopes for "
+				     "them) or --scope/--set scope=..., not both");
+		goto cleanup;
+	}
 	if (secret_file && c->client_secret_file) {
 		rc = cli_usage_error("add", "give either --client-secret-file (stores the secret) or "
 				     "--set client_secret_file=PATH (keeps a path), not both");
@@ -346,6 +427,9 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 		secret = NULL;
 	}
 	memset(&err, 0, sizeof err);
+	if (services && (rc = scopes_for(c, ctx, services, name)) != CLI_EXIT_OK)
+		goto cleanup;
+	rc = CLI_EXIT_FAIL;
 	if (ts_token_config_check(ctx, c, &err) != TS_OK) {
 		rc = cli_err_ts(name, "cannot add", &err);
 		goto cleanup;

@@ -6,4 +6,7 @@ dist_templates_DATA += \
 	templates/microsoft-consumers.yaml \
 	templates/microsoft-organizations.yaml \
 	templates/microsoft-usgov.yaml \
-	templates/microsoft-china.yaml
+	templates/microsoft-china.yaml \
+	templates/fastmail.yaml \
+	templates/yahoo.yaml \
+	templates/aol.yaml

@@ -113,6 +113,62 @@ h add deleg --template microsoft-organizations --tenant contoso.onmicrosoft.com 
 h show deleg | grep -q "IMAP.AccessAsUser.All" && ok "the delegated flow keeps IMAP.AccessAsUser.All" \
 	|| not_ok "delegated scope"
 
+# ---------------------------------------------------------------- templates, add --for
+h templates >"$T/out" 2>&1
+grep -q "^fastmail " "$T/out" && grep -q "^yahoo .*approval" "$T/out" && grep -q "^aol .*approval" "$T/out" \
+	&& ok "templates lists fastmail, and yahoo and aol saying new clients need approval" \
+	|| { not_ok "templates list"; diag "$(cat "$T/out")"; }
+h templates fastmail >"$T/out" 2>&1
+grep -q "^client_auth  *none" "$T/out" && grep -q "api.fastmail.com/oauth/refresh" "$T/out" \
+	&& ok "fastmail is a public client (client_auth none) with Fastmail's endpoints" \
+	|| { not_ok "fastmail template"; diag "$(cat "$T/out")"; }
+# A fastmail token against the test server: public client, PKCE S256.
+cat >"$T/browser-plain" <<EOF
+#!/bin/sh
+printf '%s\n' "\$1" >>"$T/authurls-plain.log"
+exec curl -sS --max-time 10 -L "\$1" >>"$T/browser.log" 2>&1
+EOF
+chmod 755 "$T/browser-plain"
+h add fm --template fastmail --client-id public-client --set auth_url="$OAUTH_URL/authorize" \
+	--set token_url="$OAUTH_URL/token" >/dev/null 2>&1
+if BROWSER="$T/browser-plain" timeout 60 "$HELPER" --store "$S" --config "$CONF" authorize fm --timeout 20 \
+	</dev/null >"$T/out" 2>"$T/err" && grep -q 'code_challenge_method=S256' "$T/authurls-plain.log"; then
+	ok "fastmail: authorize as a public client with PKCE S256"
+else
+	not_ok "fastmail authorize"; diag "$(cat "$T/out" "$T/err")"
+fi
+# add --for: only those services' scopes, in the authorization request too.
+check "add --for imap,smtp" h add forme --template microsoft-organizations --tenant contoso.onmicrosoft.com \
+	--client-id confidential-client --client-secret-file "$T/conf.secret" --for imap,smtp \
+	--set auth_url="$OAUTH_URL/authorize" --set token_url="$OAUTH_URL/token"
+h show forme | grep -q '^scope  *offline_access https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send$' \
+	&& ok "add --for imap,smtp: IMAP and SMTP scopes, offline_access once, no POP" \
+	|| { not_ok "--for scopes"; diag "$(h show forme)"; }
+oauth_control '{"localhost_redirect": true}' >/dev/null
+cat >"$T/browser-lh" <<EOF
+#!/bin/sh
+loc=\$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "\$1")
+exec curl -sS --max-time 10 "\$loc" >>"$T/browser.log" 2>&1
+EOF
+chmod 755 "$T/browser-lh"
+BROWSER="$T/browser-lh" timeout 60 "$HELPER" --store "$S" --config "$CONF" authorize forme --timeout 20 \
+	</dev/null >"$T/out" 2>&1
+got=$(req_field "$(last_request /authorize)" scope)
+[ "$got" = "offline_access https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send" ] \
+	&& ok "add --for: the authorization request asks for exactly those scopes" \
+	|| { not_ok "--for request scope"; diag "got: $got" "$(cat "$T/out")"; }
+oauth_control '{"localhost_redirect": false}' >/dev/null
+expect_fail "add --for with an unknown service" "unknown service 'nntp'" \
+	h add forbad --template google --client-id c --for imap,nntp
+expect_fail "add --for and --scope together" "not both" \
+	h add forbad --template google --client-id c --for imap --scope x
+expect_fail "add --for on a template without per-service scopes" "lists no scopes for imap" \
+	h add forbad --template generic --client-id c --set token_url=https://x.test/t --set auth_url=https://x.test/a --for imap
+expect_fail "add --for with client_credentials" "client_credentials_scope" \
+	h add forbad --template microsoft-organizations --tenant t.test --client-id c \
+	--client-secret-file "$T/conf.secret" --flow client_credentials --for smtp
+[ ! -e "$S/forbad.yaml" ] && ok "refused --for adds wrote nothing" || not_ok "forbad.yaml written"
+
 # ---------------------------------------------------------------- redirect URIs
 # Microsoft: users register http://localhost (the portal takes http:// only
 # for localhost) and the port is ignored, so the Microsoft templates send
