@@ -10,11 +10,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sasl/sasl.h>
+#include <sasl/saslplug.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <pwd.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -50,6 +56,64 @@ static void check_bad(const char *what, const char *msg)
 /* ---------------------------------------------------------------------- */
 /* Store permissions                                                        */
 
+/* Postfix's mail_owner, from `postconf -h mail_owner` when Postfix is
+ * installed; false when it is not (or says nothing). */
+static bool postfix_mail_owner(char *out, size_t size)
+{
+	static const char *const postconf[] = { "/usr/sbin/postconf", "/usr/local/sbin/postconf" };
+	const char *pc = NULL;
+	char cmd[128];
+	FILE *f;
+	size_t i, n;
+
+	for (i = 0; i < sizeof postconf / sizeof postconf[0] && !pc; i++)
+		if (access(postconf[i], X_OK) == 0)
+			pc = postconf[i];
+	if (!pc)
+		return false;
+	snprintf(cmd, sizeof cmd, "%s -h mail_owner 2>/dev/null", pc);
+	if ((f = popen(cmd, "r")) == NULL)
+		return false;
+	if (fgets(out, (int)size, f) == NULL)
+		out[0] = '\0';
+	pclose(f);
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	return n > 0;
+}
+
+/* Can Postfix's SMTP client, which refreshes tokens as mail_owner, write
+ * the store? Only the store's owner can (0700). Run as root, doctor checks
+ * the store a system service would use, so a mismatch is a problem there;
+ * for a user's own store it is a note. */
+static void check_mail_owner(const char *dir, const struct stat *sb)
+{
+	char owner[64], msg[TS_ERRMSG_MAX];
+	struct passwd *pw;
+
+	if (!postfix_mail_owner(owner, sizeof owner))
+		return;
+	pw = getpwnam(owner);
+	if (pw == NULL) {
+		snprintf(msg, sizeof msg, "Postfix's mail_owner '%s' is not a user of this system; fix "
+			 "mail_owner in main.cf", owner);
+		check_bad("postfix", msg);
+		return;
+	}
+	if (pw->pw_uid == sb->st_uid) {
+		check_ok("postfix", "mail_owner '%s' owns %s and can write refreshed tokens there",
+			 owner, dir);
+		return;
+	}
+	snprintf(msg, sizeof msg, "Postfix's mail_owner '%s' cannot write %s (owned by uid %u), so "
+		 "Postfix could not save a refreshed token; if Postfix uses this store, run: "
+		 "chown -R %s: '%s'", owner, dir, (unsigned)sb->st_uid, owner, dir);
+	if (geteuid() == 0)
+		check_bad("postfix", msg);
+	else
+		printf("note     postfix: %s\n", msg);
+}
+
 static void check_store(const char *dir)
 {
 	struct stat sb;
@@ -70,12 +134,20 @@ static void check_store(const char *dir)
 		check_bad("store", msg);
 		return;
 	}
-	if (sb.st_uid != geteuid()) {
+	if (sb.st_uid != geteuid() && geteuid() != 0) {
 		snprintf(msg, sizeof msg, "directory %s is owned by uid %u, not by you (uid %u); run: chown %u '%s'",
 			 dir, (unsigned)sb.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), dir);
 		check_bad("store", msg);
 		return;
 	}
+	if ((sb.st_mode & 0700) != 0700) {
+		snprintf(msg, sizeof msg, "directory %s cannot be written by its owner (mode %03o), so "
+			 "refreshed tokens cannot be saved; run: chmod 700 '%s'", dir,
+			 (unsigned)(sb.st_mode & 0777), dir);
+		check_bad("store", msg);
+		return;
+	}
+	check_mail_owner(dir, &sb);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
@@ -147,6 +219,135 @@ static int cb_pass(sasl_conn_t *conn, void *context, int id, sasl_secret_t **pse
 	return SASL_OK;
 }
 
+/*
+ * Every module offering XOAUTH2 or OAUTHBEARER, in libsasl2's own order.
+ * libsasl2 keeps one list of the mechanisms of all modules, sorted by
+ * security flags, then max_ssf, a module loaded later going first on a tie
+ * (lib/client.c); sasl_client_start takes the first of a name. So a module
+ * that claims NOPLAINTEXT (sasl-xoauth2) always beats ours, and one with
+ * equal flags (KDE's) wins or loses by the directory's read order.
+ */
+#define MECH_SEEN_MAX 16
+
+struct mech_seen {
+	char mech[16];
+	char module[128];
+	unsigned flags;
+	unsigned max_ssf;
+};
+
+struct mech_list {
+	struct mech_seen v[MECH_SEEN_MAX];
+	size_t n;
+};
+
+static void mech_info_cb(client_sasl_mechanism_t *m, sasl_info_callback_stage_t stage, void *rock)
+{
+	struct mech_list *l = rock;
+	struct mech_seen *e;
+
+	if (stage != SASL_INFO_LIST_MECH || m == NULL || m->plug == NULL ||
+	    m->plug->mech_name == NULL || l->n >= MECH_SEEN_MAX)
+		return;
+	if (strcasecmp(m->plug->mech_name, "XOAUTH2") != 0 &&
+	    strcasecmp(m->plug->mech_name, "OAUTHBEARER") != 0)
+		return;
+	e = &l->v[l->n++];
+	snprintf(e->mech, sizeof e->mech, "%s", m->plug->mech_name);
+	snprintf(e->module, sizeof e->module, "%s", m->plugname ? m->plugname : "?");
+	e->flags = m->plug->security_flags;
+	e->max_ssf = m->plug->max_ssf;
+}
+
+static bool module_is_ours(const char *module)
+{
+	return strstr(module, "sasloauth2") != NULL;
+}
+
+static void flags_text(char *buf, size_t size, unsigned flags)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ SASL_SEC_NOPLAINTEXT, "noplaintext" }, { SASL_SEC_NOACTIVE, "noactive" },
+		{ SASL_SEC_NODICTIONARY, "nodictionary" },
+		{ SASL_SEC_FORWARD_SECRECY, "forward_secrecy" },
+		{ SASL_SEC_NOANONYMOUS, "noanonymous" },
+		{ SASL_SEC_PASS_CREDENTIALS, "pass_credentials" },
+		{ SASL_SEC_MUTUAL_AUTH, "mutual_auth" },
+	};
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if ((flags & names[i].bit) && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "," : "",
+						names[i].name);
+	if (buf[0] == '\0')
+		snprintf(buf, size, "none");
+}
+
+static void check_mech_modules(const char *dir)
+{
+	static const char *const mechs[] = { "XOAUTH2", "OAUTHBEARER" };
+	struct mech_list l;
+	size_t i, k;
+
+	memset(&l, 0, sizeof l);
+	if (sasl_client_plugin_info(NULL, mech_info_cb, &l) != SASL_OK)
+		return;
+	for (k = 0; k < sizeof mechs / sizeof mechs[0]; k++) {
+		const struct mech_seen *first = NULL, *ours = NULL;
+		char what[64], list[512], msg[TS_ERRMSG_MAX], f1[128], f2[128], why[512];
+		size_t len = 0, count = 0;
+
+		list[0] = '\0';
+		for (i = 0; i < l.n; i++) {
+			const struct mech_seen *e = &l.v[i];
+
+			if (strcasecmp(e->mech, mechs[k]) != 0)
+				continue;
+			if (first == NULL)
+				first = e;
+			if (ours == NULL && module_is_ours(e->module))
+				ours = e;
+			flags_text(f1, sizeof f1, e->flags);
+			if (len < sizeof list)
+				len += (size_t)snprintf(list + len, sizeof list - len, "%s%s (flags %s, max_ssf %u)",
+							count ? ", " : "", e->module, f1, e->max_ssf);
+			count++;
+		}
+		snprintf(what, sizeof what, "mechanism %s", mechs[k]);
+		if (first == NULL)
+			continue;
+		if (module_is_ours(first->module)) {
+			if (count == 1)
+				check_ok(what, "libsasl2 will use %s, the only module in %s offering it",
+					 first->module, dir);
+			else
+				check_ok(what, "libsasl2 will use %s; modules offering it, in libsasl2's "
+					 "order: %s", first->module, list);
+			continue;
+		}
+		flags_text(f1, sizeof f1, first->flags);
+		flags_text(f2, sizeof f2, ours ? ours->flags : 0);
+		if (ours == NULL)
+			snprintf(why, sizeof why, "sasl-oauth2's libsasloauth2.so is not in %s", dir);
+		else if (first->flags != ours->flags)
+			snprintf(why, sizeof why, "its security flags (%s) rank before ours (%s)", f1, f2);
+		else if (first->max_ssf != ours->max_ssf)
+			snprintf(why, sizeof why, "its max_ssf %u is higher than ours (%u)",
+				 first->max_ssf, ours->max_ssf);
+		else
+			snprintf(why, sizeof why, "equal flags and max_ssf, and it was loaded later "
+				 "(the directory's read order decides)");
+		snprintf(msg, sizeof msg, "libsasl2 will use module %s, not sasl-oauth2's: %s; "
+			 "modules offering it, in libsasl2's order: %s; remove the other module's "
+			 "package, or point SASL_PATH (or plugin_list in the application's SASL "
+			 "configuration) at a directory holding only libsasloauth2.so",
+			 first->module, why, list);
+		check_bad(what, msg);
+	}
+}
+
 static void check_plugin(void)
 {
 	static sasl_callback_t global_cbs[] = {
@@ -201,17 +402,165 @@ static void check_plugin(void)
 		goto cleanup;
 	}
 	check_ok("plugin", "libsasl2 offers XOAUTH2 and OAUTHBEARER (from %s)", plugin_path);
+	check_mech_modules(plugin_path);
 cleanup:
 	sasl_dispose(&conn);
 	sasl_client_done();
 }
 
 /* ---------------------------------------------------------------------- */
+/* The redacted report (doctor --report): what a bug report needs, and no
+ * token, secret, code, client id or full mailbox.                          */
+
+/* "jane@contoso.com" -> "j***@contoso.com"; other text -> "x***". */
+static const char *redact_mailbox(char *buf, size_t size, const char *s)
+{
+	const char *at;
+
+	if (s == NULL || *s == '\0')
+		return "-";
+	at = strrchr(s, '@');
+	snprintf(buf, size, "%c***%s", s[0], at ? at : "");
+	return buf;
+}
+
+/* An identifier shown by its length and first characters only. */
+static const char *redact_id(char *buf, size_t size, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return "-";
+	snprintf(buf, size, "%.4s... (%zu characters)", s, strlen(s));
+	return buf;
+}
+
+/* "scheme://host[:port]" of a URL, never its path, query or userinfo. */
+static const char *url_host(char *buf, size_t size, const char *url)
+{
+	const char *sep, *p, *at, *end;
+	int scheme_len = 0;
+
+	if (url == NULL || *url == '\0')
+		return "-";
+	sep = strstr(url, "://");
+	if (sep) {
+		scheme_len = (int)(sep - url) + 3;
+		p = sep + 3;
+	} else {
+		p = url;
+	}
+	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	snprintf(buf, size, "%.*s%.*s", scheme_len, url, (int)(end - p), p);
+	return buf;
+}
+
+static void report_list(const char *key, const ts_strlist *l)
+{
+	size_t i;
+
+	printf("  %-22s", key);
+	if (l->n == 0)
+		printf(" -");
+	for (i = 0; i < l->n; i++)
+		printf(" %s", l->v[i]);
+	putchar('\n');
+}
+
+static void report_token(ts_ctx *ctx, const char *name)
+{
+	ts_token_effective *e = NULL;
+	ts_state *st = NULL;
+	ts_error err = { 0 };
+	char b1[256], why[TS_ERRMSG_MAX + 16];
+	int64_t now = ts_now();
+	size_t i;
+
+	printf("token %s\n", name);
+	if (ts_ctx_token_effective(&e, ctx, name, &err) != TS_OK) {
+		printf("  %-22s %s\n", "error", cli_unname(why, sizeof why, name, err.msg));
+		return;
+	}
+	printf("  %-22s %s\n", "template", e->template_name ? e->template_name : "-");
+	printf("  %-22s %s\n", "flow", ts_flow_str(e->flow));
+	printf("  %-22s %s\n", "client_auth", ts_client_auth_str(e->client_auth));
+	printf("  %-22s %s\n", "client_id", redact_id(b1, sizeof b1, e->client_id));
+	printf("  %-22s %s\n", "client_secret", e->client_secret ? "set (not shown)" : "none");
+	printf("  %-22s %s\n", "tenant", redact_id(b1, sizeof b1, e->tenant));
+	printf("  %-22s %s\n", "user", redact_mailbox(b1, sizeof b1, e->user));
+	printf("  %-22s %zu entr%s\n", "users", e->users.n, e->users.n == 1 ? "y" : "ies");
+	printf("  %-22s %s\n", "auth_url", url_host(b1, sizeof b1, e->auth_url));
+	printf("  %-22s %s\n", "token_url", url_host(b1, sizeof b1, e->token_url));
+	printf("  %-22s %s\n", "device_url", url_host(b1, sizeof b1, e->device_url));
+	printf("  %-22s %s\n", "redirect_uri", e->redirect_uri ? e->redirect_uri : "default loopback");
+	report_list("scope", &e->scope);
+	report_list("hosts", &e->hosts);
+	printf("  %-22s %s %s %s\n", "servers", e->servers.imap ? e->servers.imap : "-",
+	       e->servers.pop3 ? e->servers.pop3 : "-", e->servers.smtp ? e->servers.smtp : "-");
+	printf("  %-22s %ld s\n", "refresh_margin", e->refresh_margin);
+	printf("  %-22s %s\n", "validity", ts_validity_str(e->validity));
+	for (i = 0; i < e->auth_params.n; i++)
+		printf("  auth_params.%-10s %s\n", e->auth_params.v[i].key,
+		       strcmp(e->auth_params.v[i].key, "login_hint") == 0 ?
+		       redact_mailbox(b1, sizeof b1, e->auth_params.v[i].value) : e->auth_params.v[i].value);
+	memset(&err, 0, sizeof err);
+	if (ts_store_load_state(ts_ctx_store(ctx), name, &st, &err) != TS_OK) {
+		printf("  %-22s %s\n", "state", err.code == TS_ENOTFOUND ? "none (not authorized)" :
+		       cli_unname(why, sizeof why, name, err.msg));
+	} else {
+		if (st->access_token)
+			printf("  %-22s present, expires in %lld s%s\n", "access token",
+			       (long long)(st->expires_at - now), st->access_rejected ? ", rejected by a server" : "");
+		else
+			printf("  %-22s none\n", "access token");
+		printf("  %-22s %s\n", "refresh token", st->refresh_token ?
+		       (st->refresh_token_dead ? "present, dead (invalid_grant)" : "present") : "none");
+		printf("  %-22s %lld s ago\n", "last refresh", st->last_refresh ?
+		       (long long)(now - st->last_refresh) : -1LL);
+		printf("  %-22s %s\n", "last error", st->last_error ? st->last_error : "-");
+	}
+	ts_state_free(st);
+	ts_token_effective_free(e);
+}
+
+static void report_header(ts_ctx *ctx)
+{
+	const ts_global_config *c = ctx ? ts_ctx_config(ctx) : NULL;
+	const char *impl = NULL, *ver = NULL;
+	struct utsname u;
+	char b1[256];
+
+	printf("sasl-oauth2 doctor report (redacted: no token, secret, code, client id or full "
+	       "mailbox is shown)\n");
+	printf("  %-22s %s\n", "version", PACKAGE_VERSION);
+	if (uname(&u) == 0)
+		printf("  %-22s %s %s %s\n", "system", u.sysname, u.release, u.machine);
+	sasl_version_info(&impl, &ver, NULL, NULL, NULL, NULL);
+	printf("  %-22s %s %s\n", "libsasl2", impl ? impl : "?", ver ? ver : "?");
+	printf("  %-22s %s\n", "uid", geteuid() == 0 ? "root" : "not root");
+	if (c == NULL)
+		return;
+	printf("configuration %s\n", c->path ? c->path : "(built-in defaults)");
+	printf("  %-22s %s\n", "store", ts_ctx_store_path(ctx));
+	printf("  %-22s %s\n", "templates_dir", ts_ctx_templates_dir(ctx));
+	printf("  %-22s %ld s\n", "refresh_margin", c->refresh_margin);
+	printf("  %-22s %ld s\n", "http_timeout", c->http_timeout);
+	printf("  %-22s %s\n", "ca_bundle", c->ca_bundle ? c->ca_bundle : "system default");
+	printf("  %-22s %s\n", "proxy", c->proxy ? url_host(b1, sizeof b1, c->proxy) : "none");
+	report_list("pop3_split_hosts", &c->pop3_split_hosts);
+	report_list("smtp_inline_hosts", &c->smtp_inline_hosts);
+	printf("  %-22s %s\n", "notify_command", c->notify_command ? "set (not shown)" : "none");
+	printf("  %-22s %ld s\n", "notify_timeout", c->notify_timeout);
+}
+
+/* ---------------------------------------------------------------------- */
 
 int cmd_doctor(const cli_global *g, int argc, char **argv)
 {
-	static const cli_opt opts[] = { { NULL, 0, false, 0 } };
+	static const cli_opt opts[] = { { "report", 0, false, 1 }, { NULL, 0, false, 0 } };
 	cli_parser p;
+	bool report = false;
 	ts_ctx *ctx = NULL;
 	ts_open_opts o;
 	ts_error err = { 0 };
@@ -224,7 +573,7 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 	if (cli_parser_init(&p, "doctor", argc, argv, opts) != 0)
 		return cli_err(NULL, "out of memory");
 	while ((id = cli_parser_next(&p)) > 0)
-		;
+		report = true;
 	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
 	if (p.npos > 0) {
@@ -240,6 +589,15 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 		ctx = NULL;
 	} else {
 		cfg = ts_ctx_config(ctx);
+		if (report) {
+			report_header(ctx);
+			if (ts_store_list(ts_ctx_store(ctx), &names, &err) == TS_OK)
+				for (i = 0; i < names.n; i++)
+					report_token(ctx, names.v[i]);
+			ts_strlist_clear(&names);
+			memset(&err, 0, sizeof err);
+			printf("checks\n");
+		}
 		check_ok("configuration", "%s", cfg->path ? cfg->path : "built-in defaults (no file)");
 		check_store(ts_ctx_store_path(ctx));
 		if (ts_template_list(&tmpls, ts_ctx_templates_dir(ctx), &err) != TS_OK)

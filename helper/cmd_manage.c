@@ -315,6 +315,54 @@ cleanup:
 	return rc;
 }
 
+/* Set *slot to `url` unless the user gave the key; a copy. */
+static int fill_url(char **slot, const char *url)
+{
+	if (*slot != NULL || url == NULL)
+		return 0;
+	*slot = strdup(url);
+	return *slot ? 0 : -1;
+}
+
+/* issuer (the token's, else its template's): fill the endpoints the user
+ * did not give from the provider's metadata, once, now. */
+static int discover_endpoints(ts_token_config *c, ts_ctx *ctx, const char *name)
+{
+	ts_template *t = NULL;
+	oa2_discovery *d = NULL;
+	ts_error err = { 0 };
+	const char *issuer = c->issuer;
+	int rc = CLI_EXIT_FAIL;
+
+	if (issuer == NULL) {
+		if (ts_ctx_template_load(&t, ctx, c->template_name, &err) != TS_OK)
+			return CLI_EXIT_OK; /* the configuration check names the template */
+		issuer = t->issuer;
+	}
+	if (issuer == NULL) {
+		rc = CLI_EXIT_OK;
+		goto cleanup;
+	}
+	if (oa2_discover(&d, ctx, issuer, &err) != TS_OK) {
+		rc = cli_err_ts(name, "cannot add", &err);
+		goto cleanup;
+	}
+	if (fill_url(&c->auth_url, d->authorization_endpoint) ||
+	    fill_url(&c->token_url, d->token_endpoint) ||
+	    fill_url(&c->device_url, d->device_authorization_endpoint) ||
+	    fill_url(&c->revoke_url, d->revocation_endpoint)) {
+		rc = cli_err(name, "out of memory");
+		goto cleanup;
+	}
+	printf("endpoints of issuer %s: token %s%s%s\n", issuer, c->token_url,
+	       c->auth_url ? ", authorization " : "", c->auth_url ? c->auth_url : "");
+	rc = CLI_EXIT_OK;
+cleanup:
+	oa2_discovery_free(d);
+	ts_template_free(t);
+	return rc;
+}
+
 int cmd_add(const cli_global *g, int argc, char **argv)
 {
 	static const cli_opt opts[] = {
@@ -428,6 +476,8 @@ int cmd_add(const cli_global *g, int argc, char **argv)
 	}
 	memset(&err, 0, sizeof err);
 	if (services && (rc = scopes_for(c, ctx, services, name)) != CLI_EXIT_OK)
+		goto cleanup;
+	if ((rc = discover_endpoints(c, ctx, name)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
 	if (ts_token_config_check(ctx, c, &err) != TS_OK) {

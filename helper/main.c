@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"                              exit 0 all fine, 1 something expires soon, 2 expired/invalid/failed\n"
 	"  export [NAME...] [--with-secrets] [-o FILE]\n"
 	"  import FILE|- [--overwrite] [--dry-run]\n"
-	"  doctor                      checks plugin loading, store permissions, config, reachability\n"
+	"  doctor [--report]           checks plugin loading, store permissions, config, reachability\n"
 	"  tunnel NAME HOST PORT [--protocol imap|pop3] [--tls implicit|starttls|none]\n"
 	"         [--mech XOAUTH2|OAUTHBEARER] [--user MAILBOX] [--idle-timeout S]\n"
 	"                              log in with TLS and hand a pre-authenticated IMAP/POP3\n"
@@ -202,13 +202,18 @@ static const char help_import[] =
 	"skipped and changes nothing.\n";
 
 static const char help_doctor[] =
-	"Usage: sasl-oauth2 doctor\n"
+	"Usage: sasl-oauth2 doctor [--report]\n"
 	"\n"
-	"Check the global configuration, the store directory and file permissions,\n"
-	"that every token resolves, the templates directory, that libsasl2 loads\n"
-	"the plugin (from $SASL_PATH, else the configured plugin directory) and\n"
-	"offers XOAUTH2 and OAUTHBEARER, and that each token endpoint is reachable.\n"
-	"One line per check; exit 0 if all are fine, 1 otherwise.\n";
+	"Check the global configuration, the store directory and file permissions\n"
+	"(and that Postfix's mail_owner can write the store, when Postfix is\n"
+	"installed), that every token resolves, the templates directory, that\n"
+	"libsasl2 loads the plugin (from $SASL_PATH, else the configured plugin\n"
+	"directory) and offers XOAUTH2 and OAUTHBEARER, which module libsasl2 will\n"
+	"use for each when several offer them, and that each token endpoint is\n"
+	"reachable. One line per check; exit 0 if all are fine, 1 otherwise.\n"
+	"  --report   first print a redacted report for a bug report: versions,\n"
+	"             configuration and tokens without any token, secret, client id\n"
+	"             or full mailbox\n";
 
 static const char help_tunnel[] =
 	"Usage: sasl-oauth2 tunnel NAME HOST PORT [--protocol imap|pop3]\n"

@@ -123,6 +123,23 @@ int oa2_revoke(ts_ctx *ctx, const ts_token_effective *eff, const char *token,
  * means the endpoint is reachable). TS_ENET with the reason otherwise. */
 int oa2_probe(long *out_status, ts_ctx *ctx, const char *url, ts_error *err);
 
+/* Endpoints from an issuer's metadata (discovery.c): OpenID Connect
+ * Discovery (ISSUER/.well-known/openid-configuration), else RFC 8414
+ * (/.well-known/oauth-authorization-server inserted before the issuer's
+ * path). The document's issuer must equal `issuer`; every endpoint must
+ * pass ts_url_check. Fields the metadata lacks stay NULL (token_endpoint
+ * is required). TS_ENOTFOUND when neither document exists, TS_EINVAL for a
+ * wrong issuer or URL, TS_ENET for network failures. */
+typedef struct oa2_discovery {
+	char *authorization_endpoint;
+	char *token_endpoint;
+	char *device_authorization_endpoint;
+	char *revocation_endpoint;
+} oa2_discovery;
+
+int oa2_discover(oa2_discovery **out, ts_ctx *ctx, const char *issuer, ts_error *err);
+void oa2_discovery_free(oa2_discovery *d);
+
 /* ---------------------------------------------------------------------- */
 /* Refresh semantics shared by plugin and helper (refresh.c)                */
 

@@ -29,6 +29,7 @@ void ts_template_free(ts_template *t)
 	free(t->device_url);
 	free(t->revoke_url);
 	free(t->redirect_uri);
+	free(t->issuer);
 	ts_strlist_clear(&t->scope);
 	ts_strlist_clear(&t->scope_imap);
 	ts_strlist_clear(&t->scope_pop);
@@ -88,7 +89,7 @@ static int tpl_scopes(ts_template *t, ts_ydoc *d, yaml_node_t *map, ts_error *er
 }
 
 static const char tpl_keys[] =
-	"name, description, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, scopes, client_credentials_scope, servers, hosts, client_auth, flow, refresh_token_rotates, default_tenant, auth_params";
+	"name, description, auth_url, token_url, device_url, revoke_url, redirect_uri, issuer, scope, scopes, client_credentials_scope, servers, hosts, client_auth, flow, refresh_token_rotates, default_tenant, auth_params";
 
 static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error *err)
 {
@@ -127,6 +128,8 @@ static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error
 			rc = tpl_str(&t->device_url, d, v, key, check_tpl_url, err);
 		else if (strcmp(key, "revoke_url") == 0)
 			rc = tpl_str(&t->revoke_url, d, v, key, check_tpl_url, err);
+		else if (strcmp(key, "issuer") == 0)
+			rc = tpl_str(&t->issuer, d, v, key, check_tpl_url, err);
 		else if (strcmp(key, "redirect_uri") == 0)
 			rc = tpl_str(&t->redirect_uri, d, v, key, check_tpl_url, err);
 		else if (strcmp(key, "default_tenant") == 0)

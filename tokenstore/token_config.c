@@ -58,6 +58,7 @@ void ts_token_config_free(ts_token_config *c)
 	ts_kvlist_clear(&c->auth_params);
 	ts_strlist_clear(&c->users);
 	ts_strlist_clear(&c->hosts);
+	free(c->issuer);
 	free(c);
 }
 
@@ -89,7 +90,8 @@ int ts_token_config_dup(ts_token_config **out, const ts_token_config *c, ts_erro
 	    ts_strdup_to(&n->redirect_uri, c->redirect_uri, NULL) ||
 	    ts_strlist_copy(&n->scope, &c->scope) || ts_servers_copy(&n->servers, &c->servers) ||
 	    ts_kvlist_copy(&n->auth_params, &c->auth_params) ||
-	    ts_strlist_copy(&n->users, &c->users) || ts_strlist_copy(&n->hosts, &c->hosts)) {
+	    ts_strlist_copy(&n->users, &c->users) || ts_strlist_copy(&n->hosts, &c->hosts) ||
+	    ts_strdup_to(&n->issuer, c->issuer, NULL)) {
 		ts_token_config_free(n);
 		return ts_enomem(err);
 	}
@@ -147,7 +149,7 @@ static int check_text(const char *s, char *why, size_t whylen)
 }
 
 static const char set_keys[] =
-	"user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, hosts, client_auth, auth_params.NAME";
+	"user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, issuer, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, hosts, client_auth, auth_params.NAME";
 
 int ts_token_config_set(ts_token_config *c, const char *key, const char *value, ts_error *err)
 {
@@ -189,6 +191,8 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		return set_str(&c->revoke_url, key, value, false, check_url, err);
 	if (strcmp(key, "redirect_uri") == 0)
 		return set_str(&c->redirect_uri, key, value, false, check_url, err);
+	if (strcmp(key, "issuer") == 0)
+		return set_str(&c->issuer, key, value, false, check_url, err);
 	if (strcmp(key, "flow") == 0) {
 		if (*value == '\0') {
 			c->flow = TS_FLOW_UNSET;

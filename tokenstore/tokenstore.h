@@ -230,6 +230,7 @@ typedef struct ts_template {
 	ts_kvlist auth_params;      /* extra authorization request parameters */
 	ts_strlist hosts;           /* server host patterns a token may be sent to */
 	ts_strlist client_credentials_scope; /* scope of flow client_credentials */
+	char *issuer;               /* endpoints discovered from it at `add` */
 } ts_template;
 
 /* Load template `name` from directory `dir` (file <dir>/<name>.yaml).
@@ -284,6 +285,7 @@ typedef struct ts_token_config {
 	ts_kvlist auth_params;
 	ts_strlist users;           /* further mailboxes: addresses or *@domain */
 	ts_strlist hosts;           /* server host patterns; empty: the template's */
+	char *issuer;               /* endpoints discovered from it at `add` */
 } ts_token_config;
 
 /* Allocate an empty configuration (every field unset) for `name`. */

@@ -635,7 +635,7 @@ int ts_global_config_parse(ts_global_config **out, const char *buf, size_t len,
 /* Token configuration                                                      */
 
 static const char token_keys[] =
-	"name, template, user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, scope, validity, notify, refresh_margin, servers, hosts, client_auth, auth_params";
+	"name, template, user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, issuer, scope, validity, notify, refresh_margin, servers, hosts, client_auth, auth_params";
 
 struct tok_arg {
 	ts_token_config *c;
@@ -721,6 +721,8 @@ static int tok_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml
 		return tok_str(&c->revoke_url, d, v, key, false, check_url_plain, err);
 	if (strcmp(key, "redirect_uri") == 0)
 		return tok_str(&c->redirect_uri, d, v, key, false, check_url_plain, err);
+	if (strcmp(key, "issuer") == 0)
+		return tok_str(&c->issuer, d, v, key, false, check_url_plain, err);
 	if (strcmp(key, "flow") == 0) {
 		if (v->type != YAML_SCALAR_NODE || ts_flow_parse(&c->flow, s) != 0)
 			return ts_yerr(err, TS_EINVAL, d, v, key,

@@ -267,6 +267,7 @@ int ts_yemit_token_pairs(ts_yemit *e, const ts_token_config *c, bool with_secret
 	pair_str(e, "device_url", c->device_url);
 	pair_str(e, "revoke_url", c->revoke_url);
 	pair_str(e, "redirect_uri", c->redirect_uri);
+	pair_str(e, "issuer", c->issuer);
 	if (c->scope_set)
 		pair_list(e, "scope", &c->scope);
 	if (c->validity != TS_VALIDITY_UNSET)

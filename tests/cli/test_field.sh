@@ -169,6 +169,32 @@ expect_fail "add --for with client_credentials" "client_credentials_scope" \
 	--client-secret-file "$T/conf.secret" --flow client_credentials --for smtp
 [ ! -e "$S/forbad.yaml" ] && ok "refused --for adds wrote nothing" || not_ok "forbad.yaml written"
 
+# ---------------------------------------------------------------- issuer discovery
+# The test server publishes RFC 8414 metadata only: the OpenID path is
+# tried first, then /.well-known/oauth-authorization-server.
+check "add with issuer: endpoints discovered" h add disc --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" --flow client_credentials --set issuer="$OAUTH_URL"
+h show disc >"$T/out" 2>&1
+grep -q "^token_url  *$OAUTH_URL/token$" "$T/out" && grep -q "^auth_url  *$OAUTH_URL/authorize$" "$T/out" &&
+	grep -q "^device_url  *$OAUTH_URL/device_authorization$" "$T/out" && grep -q "^revoke_url  *$OAUTH_URL/revoke$" "$T/out" \
+	&& ok "issuer: token, authorization, device and revocation endpoints filled" \
+	|| { not_ok "discovered endpoints"; diag "$(cat "$T/out")"; }
+grep -q '"path": "/.well-known/openid-configuration"' "$OAUTH_LOG" &&
+	grep -q '"path": "/.well-known/oauth-authorization-server"' "$OAUTH_LOG" \
+	&& ok "issuer: OpenID discovery tried first, then RFC 8414" || not_ok "discovery order"
+h authorize disc >/dev/null 2>&1 && ok "a token added from discovery works" || not_ok "authorize disc"
+check "add with issuer keeps endpoints given explicitly" h add disc2 --template generic --client-id c \
+	--set issuer="$OAUTH_URL" --set token_url=https://token.example.test/t
+h show disc2 | grep -q "^token_url  *https://token.example.test/t$" && ok "an explicit token_url wins over discovery" \
+	|| not_ok "explicit token_url"
+oauth_control '{"metadata_issuer": "https://evil.example.test"}' >/dev/null
+expect_fail "issuer: metadata naming another issuer is refused" "names another issuer ('https://evil.example.test')" \
+	h add disc3 --template generic --client-id c --set issuer="$OAUTH_URL"
+oauth_control '{"metadata_issuer": ""}' >/dev/null
+expect_fail "issuer without metadata is refused naming both URLs" "publishes no metadata at .*openid-configuration or .*oauth-authorization-server" \
+	h add disc4 --template generic --client-id c --set issuer="$OAUTH_URL/nothing"
+[ ! -e "$S/disc3.yaml" ] && [ ! -e "$S/disc4.yaml" ] && ok "refused discoveries wrote nothing" || not_ok "disc3/4 written"
+
 # ---------------------------------------------------------------- redirect URIs
 # Microsoft: users register http://localhost (the portal takes http:// only
 # for localhost) and the port is ignored, so the Microsoft templates send

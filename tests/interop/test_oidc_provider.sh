@@ -377,6 +377,21 @@ h refresh svc >"$T/out" 2>&1; rc=$?
 	ok "client credentials: refresh fetches a new token, token prints it" ||
 	{ not_ok "client credentials refresh (exit $rc)"; diag "$(cat "$T/out")"; }
 
+# ---------------------------------------------------------------- issuer discovery
+# add --set issuer=ISSUER fills the endpoints from oidc-provider's
+# /.well-known/openid-configuration, and the token then works.
+check "add disc (issuer: endpoints from discovery)" h add disc --template generic \
+	--client-id service-client --client-secret-file "$T/service.secret" \
+	--set flow=client_credentials --set issuer="$ISSUER" --scope mail
+h show disc >"$T/out" 2>&1
+grep -q "^token_url  *$TOKEN_URL$" "$T/out" && grep -q "^auth_url  *$AUTH_URL$" "$T/out" &&
+	grep -q "^device_url  *$DEVICE_URL$" "$T/out" \
+	&& ok "discovery filled token_url, auth_url and device_url from the metadata" \
+	|| { not_ok "discovery endpoints"; diag "$(cat "$T/out")"; }
+h authorize disc >"$T/out" 2>&1 && [ "$(introspect "$(sfield disc access_token)")" = active ] \
+	&& ok "a token added from discovery gets an active access token" \
+	|| { not_ok "discovered token authorize"; diag "$(cat "$T/out")"; }
+
 # ---------------------------------------------------------------- Dovecot login
 # The plugin's logins, checked by a Dovecot whose oauth2 passdb asks the
 # provider's introspection endpoint as the resource server dovecot-client.

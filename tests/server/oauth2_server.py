@@ -23,6 +23,8 @@
 #           list of fault objects, "withhold_scope": "A B" (the user
 #           unticks scopes A and B at /authorize: the grant and the token
 #           answers carry the narrower scope, RFC 6749 3.3; "" clears it);
+#           "metadata_issuer": "URL" (the metadata names another issuer;
+#           "" restores the server's own);
 #           "localhost_redirect": true (accept http://localhost:PORT
 #           redirects, as Microsoft does; off: 127.0.0.1 and [::1] only);
 #           "token_length": N (access tokens padded to N characters,
@@ -327,6 +329,7 @@ class State:
         self.rotate = True
         self.token_length = 0
         self.localhost_redirect = False
+        self.metadata_issuer = ""
         self.deny_next_authorize = 0
         self.withhold_scope = set()
         self.faults = []
@@ -1252,7 +1255,7 @@ class Handler(BaseHTTPRequestHandler):
         known = {"fault", "access_ttl", "rotate", "authorize", "revoke_all",
                  "expire_access_tokens", "reset", "device_interval",
                  "device_expires", "client_mailbox", "withhold_scope",
-                 "token_length", "localhost_redirect"}
+                 "token_length", "localhost_redirect", "metadata_issuer"}
         for k in req:
             if k not in known:
                 return "unknown control key %s" % k
@@ -1311,6 +1314,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.device_expires = req["device_expires"]
             if "token_length" in req:
                 st.token_length = req["token_length"]
+            if "metadata_issuer" in req:
+                st.metadata_issuer = str(req["metadata_issuer"] or "")
             if "localhost_redirect" in req:
                 st.localhost_redirect = bool(req["localhost_redirect"])
             if "withhold_scope" in req:
@@ -1336,7 +1341,7 @@ class Handler(BaseHTTPRequestHandler):
     def ep_metadata(self):
         base = self.server.state.base_url
         return json_resp(200, {
-            "issuer": base,
+            "issuer": self.server.state.metadata_issuer or base,
             "authorization_endpoint": base + "/authorize",
             "token_endpoint": base + "/token",
             "device_authorization_endpoint": base + "/device_authorization",
