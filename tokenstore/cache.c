@@ -63,6 +63,7 @@ typedef struct cache_tok {
 	int eff_rc;
 	char *eff_msg;
 	uint64_t eff_tpl_ver;
+	char *host_ok;              /* the last host eff's hosts allowed */
 	/* state: the access token part only */
 	bool st_known;
 	bool st_fresh;
@@ -111,6 +112,7 @@ struct ts_cache {
 	ts_stamp list_stamp;
 	uint64_t scan_epoch;        /* every listed configuration checked in it */
 	int64_t settle_ns;          /* TS_CACHE_RACY_NS; tests may shorten it */
+	bool test_clock;            /* SASL_OAUTH2_TEST_NOW was set: use ts_now */
 };
 
 static int64_t mono_ns(void)
@@ -140,6 +142,17 @@ static bool stamp_settled(const ts_cache *c, const ts_stamp *s)
 	return s->changed_ns < now - c->settle_ns;
 }
 
+/* ts_now without its environment lookup, unless a test sets the clock. */
+static int64_t cache_now(const ts_cache *c)
+{
+	struct timespec ts;
+
+	if (c->test_clock)
+		return ts_now();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 int ts_cache_new(ts_cache **out, ts_error *err)
 {
 	const char *v;
@@ -158,6 +171,7 @@ int ts_cache_new(ts_cache **out, ts_error *err)
 	 * this to 0, so that recent changes are not simply loaded again. */
 	if ((v = getenv("SASL_OAUTH2_TEST_CACHE_SETTLE_MS")) != NULL && *v != '\0')
 		c->settle_ns = atoll(v) * 1000000;
+	c->test_clock = getenv("SASL_OAUTH2_TEST_NOW") != NULL;
 	*out = c;
 	return TS_OK;
 }
@@ -186,8 +200,10 @@ static void tok_forget_eff(cache_tok *t)
 {
 	ts_token_effective_free(t->eff);
 	free(t->eff_msg);
+	free(t->host_ok);
 	t->eff = NULL;
 	t->eff_msg = NULL;
+	t->host_ok = NULL;
 	t->eff_known = false;
 }
 
@@ -523,11 +539,12 @@ static int cache_list(ts_store *st, ts_cache *c, ts_error *err)
 	return index_build(c) == TS_OK ? TS_OK : ts_enomem(err);
 }
 
-/* Add to `out` the names of the tokens indexed at `tier` under `key`. */
-static int ix_names(ts_strlist *out, const ts_cache *c, int tier, const char *key)
+/* The tokens indexed at `tier` under `key`, appended to f[*n] (at most
+ * max, further ones only counted). */
+static void ix_find(cache_tok **f, size_t *n, size_t max, const ts_cache *c, int tier,
+		    const char *key)
 {
-	size_t lo = 0, hi = c->nix;
-	const cache_tok *last = NULL;
+	size_t lo = 0, hi = c->nix, j;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -541,69 +558,81 @@ static int ix_names(ts_strlist *out, const ts_cache *c, int tier, const char *ke
 			hi = mid;
 	}
 	for (; lo < c->nix && c->ix[lo].tier == tier && strcmp(c->ix[lo].key, key) == 0; lo++) {
-		if (c->ix[lo].t == last)
+		/* A token listed twice under one key (or by name too) counts once. */
+		for (j = 0; j < *n && j < max && f[j] != c->ix[lo].t; j++)
+			;
+		if (j < *n && j < max)
 			continue;
-		last = c->ix[lo].t;
-		if (ts_strlist_add(out, last->name) != TS_OK)
-			return TS_ENOMEM;
+		if (*n < max)
+			f[*n] = c->ix[lo].t;
+		(*n)++;
 	}
-	return TS_OK;
 }
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(cache_tok *const *)a)->name, (*(cache_tok *const *)b)->name);
+}
+
+#define CACHE_MATCH_MAX 16
 
 /* Select by authname from the index, deciding as ts_token_select: the
  * token named so or whose user it is; else those listing the address in
  * users; else those with its domain as *@domain. */
-static int cache_match(char **out, ts_ctx *ctx, const ts_cache *c, const char *authname,
+static int cache_match(cache_tok **out, ts_ctx *ctx, const ts_cache *c, const char *authname,
 		       ts_error *err)
 {
-	ts_strlist found = { 0 };
-	const cache_tok *byname = tok_find(c, authname);
+	static const char *const how[] = {
+		"by name or user", "by an address in their users",
+		"by a *@domain pattern in their users",
+	};
+	cache_tok *f[CACHE_MATCH_MAX], *byname = tok_find(c, authname);
 	const char *at = strrchr(authname, '@');
-	char *key = lower_dup(authname);
-	int rc = TS_ENOMEM;
+	char keybuf[256], *key = keybuf, *p;
+	size_t n = 0, len = strlen(authname), i;
+	int tier = TIER_USER, rc;
+	ts_strlist names = { 0 };
+	char *one = NULL;
 
-	if (key == NULL)
+	*out = NULL;
+	if (len >= sizeof(keybuf) && (key = malloc(len + 1)) == NULL)
 		return ts_enomem(err);
-	if (byname != NULL && byname->in_list && ts_strlist_add(&found, byname->name) != TS_OK)
-		goto cleanup;
-	if (ix_names(&found, c, TIER_USER, key) != TS_OK)
-		goto cleanup;
-	if (found.n > 1) {
-		/* The named token may also have the name as its user. */
-		size_t i, kept = 0;
-
-		ts_strlist_sort(&found);
-		for (i = 0; i < found.n; i++) {
-			if (kept > 0 && strcmp(found.v[kept - 1], found.v[i]) == 0)
-				free(found.v[i]);
-			else
-				found.v[kept++] = found.v[i];
+	for (p = key; *authname; authname++)
+		*p++ = (char)tolower((unsigned char)*authname);
+	*p = '\0';
+	authname -= len;
+	if (byname != NULL && byname->in_list)
+		f[n++] = byname;
+	ix_find(f, &n, CACHE_MATCH_MAX, c, TIER_USER, key);
+	if (n == 0) {
+		tier = TIER_USERS_EXACT;
+		ix_find(f, &n, CACHE_MATCH_MAX, c, tier, key);
+	}
+	if (n == 0 && at != NULL && at != authname) {
+		tier = TIER_USERS_DOMAIN;
+		ix_find(f, &n, CACHE_MATCH_MAX, c, tier, key + (at - authname) + 1);
+	}
+	if (key != keybuf)
+		free(key);
+	if (n == 1) {
+		*out = f[0];
+		return TS_OK;
+	}
+	if (n == 0)
+		return ts_select_none(ctx, authname, err);
+	/* So many that only the uncached selection names them all. */
+	if (n > CACHE_MATCH_MAX)
+		return TS_CACHE_MISS;
+	/* Several: the message names them, sorted, as ts_token_select does. */
+	qsort(f, n, sizeof(*f), name_cmp);
+	for (i = 0; i < n; i++)
+		if (ts_strlist_add(&names, f[i]->name) != TS_OK) {
+			ts_strlist_clear(&names);
+			return ts_enomem(err);
 		}
-		found.n = kept;
-	}
-	if (found.n > 0) {
-		rc = ts_select_pick(out, &found, authname, "by name or user", err);
-		goto done;
-	}
-	if (ix_names(&found, c, TIER_USERS_EXACT, key) != TS_OK)
-		goto cleanup;
-	if (found.n > 0) {
-		rc = ts_select_pick(out, &found, authname, "by an address in their users", err);
-		goto done;
-	}
-	if (at != NULL && at != authname &&
-	    ix_names(&found, c, TIER_USERS_DOMAIN, key + (at - authname) + 1) != TS_OK)
-		goto cleanup;
-	if (found.n > 0)
-		rc = ts_select_pick(out, &found, authname, "by a *@domain pattern in their users", err);
-	else
-		rc = ts_select_none(ctx, authname, err);
-	goto done;
-cleanup:
-	rc = ts_enomem(err);
-done:
-	ts_strlist_clear(&found);
-	free(key);
+	rc = ts_select_pick(&one, &names, authname, how[tier], err);
+	free(one);
+	ts_strlist_clear(&names);
 	return rc;
 }
 
@@ -613,7 +642,6 @@ static int cache_select(cache_tok **out, ts_ctx *ctx, ts_cache *c, const char *a
 {
 	ts_store *st = ts_ctx_store(ctx);
 	cache_tok *t;
-	char *name = NULL;
 	size_t i;
 	int rc;
 
@@ -651,11 +679,7 @@ static int cache_select(cache_tok **out, ts_ctx *ctx, ts_cache *c, const char *a
 			ts_ctx_log(ctx, TS_LOG_WARN, "skipping token '%s': %s", t->name,
 				   t->cfg_msg ? t->cfg_msg : "");
 	}
-	if ((rc = cache_match(&name, ctx, c, authname, err)) != TS_OK)
-		return rc;
-	*out = tok_find(c, name);
-	free(name);
-	return *out != NULL ? TS_OK : ts_select_none(ctx, authname, err);
+	return cache_match(out, ctx, c, authname, err);
 }
 
 /* The template `name`, checked once per epoch by its stamp and loaded
@@ -808,7 +832,7 @@ static int tok_access(char **out, int64_t *expires_at, ts_ctx *ctx, ts_cache *c,
 	if (rc != TS_OK)
 		return rc;
 	if (t->st->access_token == NULL || t->st->access_token[0] == '\0' ||
-	    t->st->access_rejected || t->st->expires_at - margin <= ts_now())
+	    t->st->access_rejected || t->st->expires_at - margin <= cache_now(c))
 		return TS_CACHE_MISS;
 	if ((*out = strdup(t->st->access_token)) == NULL)
 		return ts_enomem(err);
@@ -883,8 +907,14 @@ int ts_cache_login(ts_login *out, ts_ctx *ctx, const char *authname, const char 
 	if (out->validity != TS_VALIDITY_VALID)
 		goto cleanup; /* TS_OK: the caller refuses it */
 	out->step = TS_LOGIN_REFUSED;
-	if ((rc = ts_token_host_check(t->eff, host, err)) != TS_OK ||
-	    (rc = ts_token_mailbox(&out->mailbox, t->eff, authname, err)) != TS_OK)
+	/* Most logins of a process go to one server: its verdict is kept. */
+	if (host == NULL || t->host_ok == NULL || strcmp(host, t->host_ok) != 0) {
+		if ((rc = ts_token_host_check(t->eff, host, err)) != TS_OK)
+			goto cleanup;
+		free(t->host_ok);
+		t->host_ok = host != NULL ? strdup(host) : NULL;
+	}
+	if ((rc = ts_token_mailbox(&out->mailbox, t->eff, authname, err)) != TS_OK)
 		goto cleanup;
 	out->step = TS_LOGIN_ACCESS;
 	/* The cached state is the token's own; a jwt_bearer token acting for
