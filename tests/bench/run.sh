@@ -1,8 +1,10 @@
 #!/bin/sh
 # tests/bench/run.sh - `make bench`: start the test OAuth2 server, authorize
 # one token against it with the helper (a scripted browser follows the
-# redirect), and run tests/bench/bench_access, which prints the table.
-# Not part of `make check`. BENCH_SECONDS sets the time of each timed loop.
+# redirect), and run tests/bench/bench_access, which prints the table; then
+# the cached-login goals side by side with PLAIN and cat (logins.sh).
+# Not part of `make check`. BENCH_SECONDS sets the time of each timed loop;
+# BENCH_LOGINS, BENCH_ROUNDS and BENCH_PEER_* are described in logins.sh.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
@@ -30,3 +32,4 @@ echo "sasl-oauth2 benchmark: $(uname -srm), $(nproc 2>/dev/null || echo '?') CPU
 "$BENCH" --dir "$T" --url "$OAUTH_URL" --store "$S" --token bench --seconds "${BENCH_SECONDS:-1}" || exit 1
 "$top_builddir/tests/bench/bench_jose" --url "$OAUTH_URL" --seconds "${BENCH_SECONDS:-1}" || exit 1
 sh "$top_srcdir/tests/bench/tunnel.sh"
+. "$top_srcdir/tests/bench/logins.sh"
