@@ -110,6 +110,15 @@ static void make_token(ts_ctx *ctx, const char *name, const char *user)
 	ts_token_config_free(c);
 }
 
+/* The context's cache reads files younger than 2 s again at every use
+ * (tokenstore/cache.c): measure what mail programs meet, settled files. */
+static void settle(void)
+{
+	struct timespec ts = { 2, 200 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /* One operation of a timed loop; dies on failure. */
 typedef void bench_fn(ts_ctx *ctx, const void *arg);
 
@@ -197,6 +206,7 @@ static void bench_cached(void)
 	snprintf(store, sizeof store, "%s/store-a", opt_dir);
 	ctx = ctx_open(store);
 	make_token(ctx, "work", "alice@example.test");
+	settle();
 	rate = run_for(ctx, get_access, "work", &us);
 	row("(a) get_access, valid cached token", us, rate);
 	ts_ctx_close(ctx);
@@ -216,6 +226,7 @@ static void bench_select(int ntokens)
 		snprintf(user, sizeof user, "user%03d@example.test", i);
 		make_token(ctx, name, user);
 	}
+	settle();
 	/* The last token of the listing: selecting it by user reads every
 	 * configuration; by name (the SASL password) reads one. */
 	for (by_name = 0; by_name <= 1; by_name++) {
