@@ -3,7 +3,7 @@
 // it, for tests/interop/test_oidc_provider.sh.
 //
 // Usage: node provider.mjs --modules DIR --port-file FILE [--log FILE]
-//                          [--max-seconds S]
+//                          [--max-seconds S] [--client-key PUB.pem]
 // DIR is the npm prefix holding node_modules/oidc-provider (installed by
 // the test outside the source tree). The server binds 127.0.0.1 on an
 // ephemeral port, uses http://127.0.0.1:PORT as its issuer, writes PORT to
@@ -15,7 +15,11 @@
 //   all application_type native with the loopback redirect http://127.0.0.1/
 //   (for native clients oidc-provider ignores the port of a loopback
 //   redirect, RFC 8252 7.3); service-client (client_credentials only) and
-//   dovecot-client (no grants: a resource server that may introspect).
+//   dovecot-client (no grants: a resource server that may introspect);
+//   with --client-key, jwt-client (client_credentials only, authenticated
+//   with private_key_jwt and the public key PUB.pem, RFC 7523 2.2), whose
+//   tokens act for alice@example.test, as an app-only token granted one
+//   mailbox would.
 // - PKCE required for every client (S256 is the only method offered).
 // - no development interactions: /interaction/UID is answered here by
 //   logging in the user (login_hint, else alice@example.test) and granting
@@ -36,7 +40,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 
-const args = { modules: '', portFile: '', log: '', maxSeconds: 300 };
+const args = { modules: '', portFile: '', log: '', maxSeconds: 300, clientKey: '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const [k, v] = [process.argv[i], process.argv[i + 1]];
   if (v === undefined) {
@@ -47,6 +51,7 @@ for (let i = 2; i < process.argv.length; i += 2) {
   else if (k === '--port-file') args.portFile = v;
   else if (k === '--log') args.log = v;
   else if (k === '--max-seconds') args.maxSeconds = Number(v);
+  else if (k === '--client-key') args.clientKey = v;
   else {
     console.error(`provider.mjs: unknown option ${k}`);
     process.exit(2);
@@ -77,6 +82,12 @@ const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }
 const signingKey = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'test' };
 
 const loopback = ['http://127.0.0.1/'];
+const JWT_CLIENT_MAILBOX = 'alice@example.test';
+const jwtClients = args.clientKey ? [{
+  client_id: 'jwt-client', token_endpoint_auth_method: 'private_key_jwt',
+  jwks: { keys: [crypto.createPublicKey(fs.readFileSync(args.clientKey)).export({ format: 'jwk' })] },
+  grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'mail',
+}] : [];
 const userGrants = ['authorization_code', 'refresh_token',
   'urn:ietf:params:oauth:grant-type:device_code'];
 
@@ -108,6 +119,7 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic', grant_types: [],
       response_types: [], redirect_uris: [],
     },
+    ...jwtClients,
   ],
   jwks: { keys: [signingKey] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -124,7 +136,13 @@ const provider = new Provider(issuer, {
   },
   routes: { introspection: '/introspect' },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-  extraTokenClaims: (ctx, token) => (token.accountId ? { username: token.accountId } : undefined),
+  extraTokenClaims: (ctx, token) => {
+    if (token.accountId) return { username: token.accountId };
+    if (token.kind === 'ClientCredentials' && token.clientId === 'jwt-client') {
+      return { username: JWT_CLIENT_MAILBOX };
+    }
+    return undefined;
+  },
   findAccount: (ctx, sub) => ({
     accountId: sub,
     claims: () => ({ sub, email: sub, email_verified: true }),
@@ -152,6 +170,7 @@ provider.use(async (ctx, next) => {
   let clientAuth;
   if (ctx.method === 'POST') {
     if (/^basic /i.test(ctx.get('authorization'))) clientAuth = 'basic';
+    else if (ctx.oidc?.params?.client_assertion) clientAuth = 'private_key_jwt';
     else if (ctx.oidc?.params?.client_secret) clientAuth = 'post';
     else if (ctx.oidc?.params?.client_id) clientAuth = 'none';
   }

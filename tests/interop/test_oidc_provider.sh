@@ -5,7 +5,8 @@
 # client_secret_basic, a client_secret_post and a public client (scripted
 # browser through the provider's login and consent), token, refresh with
 # rotation (old refresh tokens dead at the provider), reuse detection,
-# device flow (approved and aborted), client credentials, denial, remove
+# device flow (approved and aborted), client credentials (with a secret and
+# with a private_key_jwt assertion), denial, remove
 # --revoke, and XOAUTH2/OAUTHBEARER logins to a Dovecot whose passdb
 # introspects at the provider, including a refresh done by the plugin.
 #
@@ -45,8 +46,17 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 PLOG="$T/provider.log"
+# The key of jwt-client, which authenticates with private_key_jwt.
+K="$T/keys"
+mkdir -m 700 "$K"
+if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/client.pem" &&
+       openssl pkey -in "$K/client.pem" -pubout -out "$K/client.pub" &&
+       openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/other.pem" &&
+       chmod 600 "$K/client.pem" "$K/other.pem"; } >"$T/keygen.out" 2>&1; then
+	echo "Bail out! openssl could not make the client key: $(cat "$T/keygen.out")"; exit 1
+fi
 node "$top_srcdir/tests/interop/provider.mjs" --modules "$NPM_DIR" --port-file "$T/provider.port" \
-	--log "$PLOG" --max-seconds 300 >"$T/provider.out" 2>&1 &
+	--log "$PLOG" --max-seconds 300 --client-key "$K/client.pub" >"$T/provider.out" 2>&1 &
 PROVIDER_PID=$!
 at_exit "kill $PROVIDER_PID 2>/dev/null; wait $PROVIDER_PID 2>/dev/null"
 if ! wait_for_file "$T/provider.port" 30; then
@@ -392,6 +402,31 @@ h authorize disc >"$T/out" 2>&1 && [ "$(introspect "$(sfield disc access_token)"
 	&& ok "a token added from discovery gets an active access token" \
 	|| { not_ok "discovered token authorize"; diag "$(cat "$T/out")"; }
 
+# ---------------------------------------------------------------- private_key_jwt
+check "add jwtsvc (client_credentials, private_key_jwt)" h add jwtsvc --template generic \
+	--client-id jwt-client --user alice@example.test --set flow=client_credentials \
+	--set token_url="$TOKEN_URL" --set client_auth=private_key_jwt \
+	--set client_key_file="$K/client.pem" --scope mail
+h authorize jwtsvc >"$T/out" 2>&1; rc=$?
+JWT_AT=$(sfield jwtsvc access_token)
+[ $rc -eq 0 ] && [ -n "$JWT_AT" ] && [ "$(introspect "$JWT_AT")" = active ] &&
+[ "$(plog_last client_auth '"path":"/token","client_id":"jwt-client","status":200')" = private_key_jwt ] &&
+	ok "private_key_jwt: oidc-provider accepts the ES256 client assertion and issues an active token" ||
+	{ not_ok "private_key_jwt client credentials (exit $rc)"; diag "$(cat "$T/out")" "$(tail -n 3 "$PLOG")"; }
+n0=$(plog_count '"path":"/token","client_id":"jwt-client"')
+chmod 644 "$K/client.pem"
+h refresh jwtsvc >"$T/out" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "client_key_file.*chmod" "$T/out" && [ "$(plog_count '"path":"/token","client_id":"jwt-client"')" -eq "$n0" ] &&
+	ok "private_key_jwt: a key file readable by others is refused before any request, with the fix" ||
+	{ not_ok "loose key mode (exit $rc)"; diag "$(cat "$T/out")"; }
+chmod 600 "$K/client.pem"
+h edit jwtsvc --set client_key_file="$K/other.pem" >/dev/null 2>&1
+h refresh jwtsvc >"$T/out" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "invalid_client" "$T/out" &&
+	ok "private_key_jwt: a key oidc-provider does not know is answered invalid_client, named in the error" ||
+	{ not_ok "unknown key (exit $rc)"; diag "$(cat "$T/out")"; }
+h edit jwtsvc --set client_key_file="$K/client.pem" >/dev/null 2>&1
+
 # ---------------------------------------------------------------- Dovecot login
 # The plugin's logins, checked by a Dovecot whose oauth2 passdb asks the
 # provider's introspection endpoint as the resource server dovecot-client.
@@ -423,6 +458,13 @@ else
 			not_ok "imtest $mech login"; diag "$(cat "$T/imap-$mech.out")"; dovecot_log 20
 		fi
 	done
+	dovecot_log_mark
+	if imap_cmds | cyrus_client "$IMTEST" "$IMAP_PORT" XOAUTH2 "$T/imap-jwt.out" -w jwtsvc -o "oauth2_store=$STORE" &&
+	   dovecot_log_since | grep -q "imap-login: Info: Login: user=<alice@example.test>, method=XOAUTH2"; then
+		ok "imtest XOAUTH2 with the private_key_jwt token 'jwtsvc' is accepted by Dovecot"
+	else
+		not_ok "imtest private_key_jwt login"; diag "$(cat "$T/imap-jwt.out")"; dovecot_log 20
+	fi
 	introspections=$(( $(plog_count '"path":"/introspect","client_id":"dovecot-client","client_auth":"basic","status":200') - n_intro ))
 	[ "$introspections" -ge 2 ] && ok "Dovecot authenticated to the introspection endpoint ($introspections requests)" ||
 		not_ok "Dovecot's introspection requests ($introspections)"

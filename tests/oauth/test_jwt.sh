@@ -243,6 +243,45 @@ run "$HELPER" status jb
 [ "$rc" -eq 0 ] && ok "status: a jwt_bearer token without a refresh token is fine" ||
 	{ not_ok "status jb: exit $rc"; diag "$(cat "$T/out")"; }
 
+# Through the plugin: Dovecot (passdb oauth2, introspecting at the test
+# server) logs in a mailbox of users with its own token.
+it_dovecot() {
+	. "$top_srcdir/tests/integration/env.sh"
+	[ -x "$DOVECOT" ] && [ -x "$IMTEST" ] || return 2
+	it_require_built
+	dovecot_start
+}
+it_dovecot; it_rc=$?
+if [ $it_rc -eq 2 ]; then
+	not_ok "Dovecot and imtest are installed (run tools/install-deps)"
+elif [ $it_rc -ne 0 ]; then
+	not_ok "private Dovecot starts"
+else
+	before=$(oauth_count $bearer)
+	for mech in XOAUTH2 OAUTHBEARER; do
+		dovecot_log_mark
+		if printf 'x1 LOGOUT\n' | CLIENT_AUTHNAME=erin@example.test \
+			cyrus_client "$IMTEST" "$IMAP_PORT" $mech "$T/imap-$mech.out" -w jb -o "oauth2_store=$STORE" &&
+		   dovecot_log_since | grep -q "imap-login: Info: Login: user=<erin@example.test>, method=$mech"; then
+			ok "plugin: $mech login as erin@example.test with the service account's token for her"
+		else
+			not_ok "plugin $mech login as erin"; diag "$(cat "$T/imap-$mech.out")"; dovecot_log 20
+		fi
+	done
+	[ "$(oauth_count $bearer)" -eq $((before + 1)) ] &&
+		ok "the plugin asked once for erin's token and reused it for the second login" ||
+		not_ok "plugin jwt-bearer requests: $(( $(oauth_count $bearer) - before ))"
+	before=$(oauth_count $bearer)
+	if printf 'x1 LOGOUT\n' | CLIENT_AUTHNAME=mallory@elsewhere.test \
+		cyrus_client "$IMTEST" "$IMAP_PORT" XOAUTH2 "$T/imap-mallory.out" -w jb -o "oauth2_store=$STORE"; then
+		not_ok "plugin: a mailbox outside users logged in"
+	elif grep -q "^Authentication failed" "$T/imap-mallory.out" && [ "$(oauth_count $bearer)" -eq "$before" ]; then
+		ok "plugin: a mailbox outside users is refused before any request"
+	else
+		not_ok "plugin: mallory's refusal"; diag "$(cat "$T/imap-mallory.out")"
+	fi
+fi
+
 chmod 644 "$K/sa.json"
 run "$HELPER" refresh jb
 expect 1 "service_account_file.*chmod" "a service account file readable by others is refused with the fix"
