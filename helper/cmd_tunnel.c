@@ -132,6 +132,20 @@ static int cb_getpath(void *context, const char **path)
 	return SASL_OK;
 }
 
+/* Only this project's module is loaded: a plugin directory shared with
+ * other modules (Debian's) would otherwise dlopen each of them, and another
+ * XOAUTH2 module (sasl-xoauth2, KDE's) could win the mechanism. */
+static int cb_verifyfile(void *context, const char *file, sasl_verify_type_t type)
+{
+	const char *base = strrchr(file, '/');
+
+	(void)context;
+	if (type != SASL_VRFY_PLUGIN)
+		return SASL_OK;
+	base = base ? base + 1 : file;
+	return strncmp(base, "libsasloauth2.", 14) == 0 ? SASL_OK : SASL_CONTINUE;
+}
+
 static int cb_getopt(void *context, const char *plugin_name, const char *option,
 		     const char **result, unsigned *len)
 {
@@ -203,7 +217,7 @@ static int cb_pass(sasl_conn_t *conn, void *context, int id, sasl_secret_t **pse
 
 static int sasl_setup(tun *t)
 {
-	static sasl_callback_t global_cbs[4];
+	static sasl_callback_t global_cbs[5];
 	static sasl_callback_t conn_cbs[4];
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -217,7 +231,8 @@ static int sasl_setup(tun *t)
 	global_cbs[0] = (sasl_callback_t){ SASL_CB_GETPATH, CB(cb_getpath), NULL };
 	global_cbs[1] = (sasl_callback_t){ SASL_CB_GETOPT, CB(cb_getopt), t };
 	global_cbs[2] = (sasl_callback_t){ SASL_CB_LOG, CB(cb_log), t };
-	global_cbs[3] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+	global_cbs[3] = (sasl_callback_t){ SASL_CB_VERIFYFILE, CB(cb_verifyfile), NULL };
+	global_cbs[4] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
 	conn_cbs[0] = (sasl_callback_t){ SASL_CB_AUTHNAME, CB(cb_simple), t };
 	conn_cbs[1] = (sasl_callback_t){ SASL_CB_USER, CB(cb_simple), t };
 	conn_cbs[2] = (sasl_callback_t){ SASL_CB_PASS, CB(cb_pass), t };

@@ -27,5 +27,5 @@ with open(sys.argv[1], "wb") as f:
 dovecot_deliver "$TEST_USER" "$T/big.eml"
 "$HELPER" --store "$STORE" --config "$T/so2.conf" token alice |
 	SASL_PATH="$PLUGIN_DIR" "$PYTHON3" "$top_srcdir/tests/bench/tunnel_bench.py" \
-		--port "$IMAPS_PORT" --ca "$TLS_CA" --user "$TEST_USER" \
+		--port "$IMAPS_PORT" --ca "$TLS_CA" --user "$TEST_USER" --helper "$HELPER" \
 		--tunnel "$HELPER --store $STORE --config $T/so2.conf tunnel alice localhost $IMAPS_PORT"
