@@ -184,6 +184,18 @@ else
 	diag "$(cat "$T/shape-imap.out" "$T/shape-pop.out")"
 fi
 
+# With 'log: syslog' the reason goes to syslog, not to stderr; the client
+# still gets its refusal.
+printf 'ca_bundle: %s\nlog: syslog\n' "$TLS_CA" >"$T/so2-syslog.conf"
+SASL_OAUTH2_CONFIG="$T/so2-syslog.conf" "$HELPER" tunnel alice 127.0.0.1 "$TLS_SRV_PORT" \
+	</dev/null >"$T/syslog.out" 2>"$T/syslog.err"
+rc=$?
+if [ $rc -eq 1 ] && [ ! -s "$T/syslog.err" ] && grep -q '^\* BYE sasl-oauth2 tunnel: TLS' "$T/syslog.out"; then
+	ok "with log: syslog nothing goes to stderr, the refusal still to stdout"
+else
+	not_ok "with log: syslog nothing goes to stderr (exit $rc)"; diag "$(cat "$T/syslog.err")"
+fi
+
 # --tls none only to a loopback address (192.0.2.1 is TEST-NET-1: refused
 # before any connection).
 "$HELPER" tunnel alice 192.0.2.1 143 --tls none </dev/null >"$T/none.out" 2>"$T/none.err"
