@@ -246,6 +246,27 @@ else
 	not_ok "without --idle-timeout a silent session stays open (exit $rc)"; diag "$(cat "$T/noidle.out")"
 fi
 
+# The plugin's rules hold through the tunnel: --user must be the token's
+# user (or in its users), and the server must be in the token's hosts.
+"$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" --user mallory@example.test </dev/null \
+	>"$T/user.out" 2>"$T/user.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "may not log in as 'mallory@example.test'" "$T/user.err" &&
+   grep -q '^\* BYE' "$T/user.out"; then
+	ok "--user outside the token's user and users is refused before any login"
+else
+	not_ok "--user outside the token's user and users is refused (exit $rc)"; diag "$(cat "$T/user.err")"
+fi
+so2 edit alice --set hosts=imap.example.com >/dev/null
+"$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" </dev/null >/dev/null 2>"$T/hosts.err"
+rc=$?
+so2 edit alice --set hosts= >/dev/null
+if [ $rc -eq 1 ] && grep -q "not in the token's 'hosts' list" "$T/hosts.err"; then
+	ok "a server outside the token's hosts never gets the token"
+else
+	not_ok "a server outside the token's hosts never gets the token (exit $rc)"; diag "$(cat "$T/hosts.err")"
+fi
+
 # A server that drops the connection during the login, and one that drops
 # it after the login (no TLS close_notify).
 fake_start() {
