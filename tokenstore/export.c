@@ -69,8 +69,8 @@ int ts_export_add(ts_export *e, const ts_token_config *c, const ts_state *s, ts_
 static int parse_tokens(ts_export *e, ts_ydoc *d, yaml_node_t *seq, ts_error *err)
 {
 	yaml_node_item_t *it;
-	size_t i;
-	int rc;
+	ts_strset names = { 0 };  /* name -> line of its entry, in linear time */
+	int rc = TS_OK;
 
 	if (seq->type != YAML_SEQUENCE_NODE)
 		return ts_yerr(err, TS_EINVAL, d, seq, "tokens", "expected a list of token configurations");
@@ -78,35 +78,42 @@ static int parse_tokens(ts_export *e, ts_ydoc *d, yaml_node_t *seq, ts_error *er
 		yaml_node_t *item = ts_ynode(d, *it), *state_node = NULL;
 		ts_token_config *c = NULL;
 		ts_state *s = NULL;
+		const void *first = NULL;
 
 		if (item == NULL)
 			continue;
 		if ((rc = ts_token_config_from_node(&c, d, item, &state_node, err)) != TS_OK)
-			return rc;
-		for (i = 0; i < e->n; i++) {
-			if (strcmp(e->v[i].config->name, c->name) == 0) {
+			goto cleanup;
+		/* The key is the config's name: the config lives on in `e` (or is
+		 * freed on the way out, when the set is no longer searched). */
+		rc = ts_strset_put(&names, c->name, item, &first);
+		if (rc != 0) {
+			if (rc == 1)
 				rc = ts_yerr(err, TS_EINVAL, d, item, "name",
-					     "token '%s' is listed twice (first at line %d); keep one entry per name",
-					     c->name, e->v[i].line);
-				ts_token_config_free(c);
-				return rc;
-			}
+					     "token '%s' is listed twice (first at line %zu); keep one entry per name",
+					     c->name, ((const yaml_node_t *)first)->start_mark.line + 1);
+			else
+				rc = ts_enomem(err);
+			ts_token_config_free(c);
+			goto cleanup;
 		}
 		if (c->template_name == NULL) {
 			rc = ts_yerr(err, TS_EINVAL, d, item, "template",
 				     "is missing for token '%s'; add template: NAME", c->name);
 			ts_token_config_free(c);
-			return rc;
+			goto cleanup;
 		}
 		if (state_node != NULL && (rc = ts_state_from_node(&s, d, state_node, err)) != TS_OK) {
 			ts_token_config_free(c);
-			return rc;
+			goto cleanup;
 		}
 		if ((rc = push(e, c, s, (int)item->start_mark.line + 1, (int)item->start_mark.column + 1,
 			       err)) != TS_OK)
-			return rc;
+			goto cleanup;
 	}
-	return TS_OK;
+cleanup:
+	ts_strset_clear(&names);
+	return rc;
 }
 
 int ts_export_parse(ts_export **out, const char *buf, size_t len, const char *origin, ts_error *err)

@@ -29,7 +29,26 @@ int ts_strlist_copy(ts_strlist *dst, const ts_strlist *src);
 int ts_kvlist_copy(ts_kvlist *dst, const ts_kvlist *src);
 /* Remove `key`; no-op when absent. */
 void ts_kvlist_del(ts_kvlist *l, const char *key);
+/* Append without looking for `key` first: for callers that already know
+ * the keys are distinct (a YAML mapping after map_walk's check). */
+int ts_kvlist_append(ts_kvlist *l, const char *key, const char *value);
 int ts_servers_copy(ts_servers *dst, const ts_servers *src);
+
+/* A set of strings with a value each, in linear time: duplicate checks of
+ * big YAML mappings and lists. Keys are not copied and must outlive the
+ * set. Zero-initialise; free with ts_strset_clear. */
+typedef struct ts_strset_slot {
+	const char *key;
+	const void *val;
+} ts_strset_slot;
+typedef struct ts_strset {
+	ts_strset_slot *slot;
+	size_t cap, n;
+} ts_strset;
+/* Add `key` with `val`. Returns 0 when added, 1 when an equal key is there
+ * already (*found is its value, the set unchanged), TS_ENOMEM. */
+int ts_strset_put(ts_strset *s, const char *key, const void *val, const void **found);
+void ts_strset_clear(ts_strset *s);
 void ts_servers_clear(ts_servers *s);
 /* Split `s` on any character of `seps`, skipping empty pieces. */
 int ts_strlist_split(ts_strlist *out, const char *s, const char *seps);

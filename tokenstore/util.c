@@ -217,32 +217,105 @@ int ts_kvlist_set(ts_kvlist *l, const char *key, const char *value)
 {
 	size_t i;
 	char *v;
-	ts_kv *nv;
 
 	if (key == NULL || value == NULL)
 		return TS_EINVAL;
-	if ((v = strdup(value)) == NULL)
-		return TS_ENOMEM;
 	for (i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].key, key) == 0) {
+			if ((v = strdup(value)) == NULL)
+				return TS_ENOMEM;
 			free(l->v[i].value);
 			l->v[i].value = v;
 			return TS_OK;
 		}
 	}
-	nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (nv == NULL) {
+	return ts_kvlist_append(l, key, value);
+}
+
+int ts_kvlist_append(ts_kvlist *l, const char *key, const char *value)
+{
+	ts_kv *nv;
+	char *k, *v;
+
+	if (key == NULL || value == NULL)
+		return TS_EINVAL;
+	if ((l->n & (l->n - 1)) == 0) {
+		/* Capacity doubles at each power of two: linear over many appends. */
+		nv = realloc(l->v, (l->n ? 2 * l->n : 1) * sizeof(*nv));
+		if (nv == NULL)
+			return TS_ENOMEM;
+		l->v = nv;
+	}
+	k = strdup(key);
+	v = strdup(value);
+	if (k == NULL || v == NULL) {
+		free(k);
 		free(v);
 		return TS_ENOMEM;
 	}
-	l->v = nv;
-	if ((l->v[l->n].key = strdup(key)) == NULL) {
-		free(v);
-		return TS_ENOMEM;
-	}
+	l->v[l->n].key = k;
 	l->v[l->n].value = v;
 	l->n++;
 	return TS_OK;
+}
+
+/* FNV-1a: spreads short keys well enough, and no input can make it slow
+ * beyond its length. */
+static size_t strset_hash(const char *s)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= (size_t)1099511628211ULL;
+	}
+	return h;
+}
+
+static int strset_grow(ts_strset *s)
+{
+	size_t cap = s->cap ? 2 * s->cap : 64, i, j;
+	ts_strset_slot *slot = calloc(cap, sizeof(*slot));
+
+	if (slot == NULL)
+		return TS_ENOMEM;
+	for (i = 0; i < s->cap; i++) {
+		if (s->slot[i].key == NULL)
+			continue;
+		for (j = strset_hash(s->slot[i].key) & (cap - 1); slot[j].key != NULL; j = (j + 1) & (cap - 1))
+			;
+		slot[j] = s->slot[i];
+	}
+	free(s->slot);
+	s->slot = slot;
+	s->cap = cap;
+	return TS_OK;
+}
+
+int ts_strset_put(ts_strset *s, const char *key, const void *val, const void **found)
+{
+	size_t j;
+
+	if (2 * (s->n + 1) > s->cap && strset_grow(s) != TS_OK)
+		return TS_ENOMEM;
+	for (j = strset_hash(key) & (s->cap - 1); s->slot[j].key != NULL; j = (j + 1) & (s->cap - 1)) {
+		if (strcmp(s->slot[j].key, key) == 0) {
+			if (found != NULL)
+				*found = s->slot[j].val;
+			return 1;
+		}
+	}
+	s->slot[j].key = key;
+	s->slot[j].val = val;
+	s->n++;
+	return 0;
+}
+
+void ts_strset_clear(ts_strset *s)
+{
+	free(s->slot);
+	s->slot = NULL;
+	s->cap = s->n = 0;
 }
 
 const char *ts_kvlist_get(const ts_kvlist *l, const char *key)
@@ -277,7 +350,7 @@ int ts_kvlist_copy(ts_kvlist *dst, const ts_kvlist *src)
 	dst->v = NULL;
 	dst->n = 0;
 	for (i = 0; i < src->n; i++) {
-		if (ts_kvlist_set(dst, src->v[i].key, src->v[i].value) != TS_OK) {
+		if (ts_kvlist_append(dst, src->v[i].key, src->v[i].value) != TS_OK) {
 			ts_kvlist_clear(dst);
 			return TS_ENOMEM;
 		}

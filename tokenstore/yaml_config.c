@@ -35,40 +35,98 @@ static void parser_wipe_delete(yaml_parser_t *p)
 	yaml_parser_delete(p);
 }
 
+/*
+ * Limits on what a YAML input may be, checked on libyaml's event stream
+ * (which neither recurses nor builds anything) before the document is
+ * loaded: an import file may come from anywhere.
+ * - Nesting: libyaml's loader recurses once per level.
+ * - Anchors and aliases: an alias repeats a whole subtree, so a few
+ *   hundred KiB expand to gigabytes; no file of this project needs them.
+ * - Nodes in all and items per list or mapping: the loaded document costs
+ *   about 200 bytes per node, so 150000 nodes bound it near 30 MB
+ *   whatever the file size (an export entry takes 20 to 50 nodes).
+ */
 #define TS_YAML_MAX_DEPTH 64
+#define TS_YAML_MAX_NODES 150000
+#define TS_YAML_MAX_ITEMS 10000         /* entries of a list, keys of a mapping */
 
-/* libyaml's document loader recurses once per nesting level; refuse deep
- * nesting with its event parser (which does not recurse) before loading. */
-static int check_depth(const char *buf, size_t len, const char *origin, ts_error *err)
+static int event_refuse(ts_error *err, const char *origin, const yaml_event_t *ev,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int event_refuse(ts_error *err, const char *origin, const yaml_event_t *ev,
+			const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ts_error_set(err, TS_EINVAL, "%s:%zu:%zu: %s", origin, ev->start_mark.line + 1,
+			    ev->start_mark.column + 1, msg);
+}
+
+static const unsigned char *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT: return ev->data.scalar.anchor;
+	case YAML_SEQUENCE_START_EVENT: return ev->data.sequence_start.anchor;
+	case YAML_MAPPING_START_EVENT: return ev->data.mapping_start.anchor;
+	default: return NULL;
+	}
+}
+
+static int check_events(const char *buf, size_t len, const char *origin, ts_error *err)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
+	size_t items[TS_YAML_MAX_DEPTH + 1], nodes = 0;
+	bool is_map[TS_YAML_MAX_DEPTH + 1];
 	int depth = 0, rc = TS_OK;
 
 	if (!yaml_parser_initialize(&parser))
 		return ts_enomem(err);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	for (;;) {
+	while (rc == TS_OK) {
+		bool node, start;
+
 		if (!yaml_parser_parse(&parser, &ev))
 			break; /* the loader reports syntax errors with positions */
-		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
-			if (++depth > TS_YAML_MAX_DEPTH) {
-				rc = ts_error_set(err, TS_EINVAL,
-						  "%s:%zu:%zu: nested more than %d levels deep; a configuration is never that deep",
-						  origin, ev.start_mark.line + 1, ev.start_mark.column + 1,
-						  TS_YAML_MAX_DEPTH);
-				yaml_event_delete(&ev);
-				break;
-			}
-		} else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
-			depth--;
-		} else if (ev.type == YAML_SCALAR_EVENT) {
-			ts_wipe(ev.data.scalar.value, ev.data.scalar.length);
-		}
 		if (ev.type == YAML_STREAM_END_EVENT) {
 			yaml_event_delete(&ev);
 			break;
 		}
+		node = ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+		       ev.type == YAML_MAPPING_START_EVENT;
+		start = ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT;
+		if (ev.type == YAML_ALIAS_EVENT || (node && event_anchor(&ev) != NULL)) {
+			rc = event_refuse(err, origin, &ev,
+					  "YAML anchors and aliases (&NAME, *NAME) are not accepted; "
+					  "write each value out in full");
+		} else if (node && ++nodes > TS_YAML_MAX_NODES) {
+			rc = event_refuse(err, origin, &ev,
+					  "more than %d values in one file; split it into smaller files",
+					  TS_YAML_MAX_NODES);
+		} else if (node && depth > 0 &&
+			   ++items[depth - 1] > (is_map[depth - 1] ? 2 : 1) * (size_t)TS_YAML_MAX_ITEMS) {
+			rc = event_refuse(err, origin, &ev, "a %s with more than %d %s; %s",
+					  is_map[depth - 1] ? "mapping" : "list", TS_YAML_MAX_ITEMS,
+					  is_map[depth - 1] ? "keys" : "entries",
+					  is_map[depth - 1] ? "no configuration needs that many"
+							    : "split it into smaller files");
+		} else if (start && depth >= TS_YAML_MAX_DEPTH) {
+			rc = event_refuse(err, origin, &ev,
+					  "nested more than %d levels deep; a configuration is never that deep",
+					  TS_YAML_MAX_DEPTH);
+		} else if (start) {
+			items[depth] = 0;
+			is_map[depth] = ev.type == YAML_MAPPING_START_EVENT;
+			depth++;
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		if (ev.type == YAML_SCALAR_EVENT)
+			ts_wipe(ev.data.scalar.value, ev.data.scalar.length);
 		yaml_event_delete(&ev);
 	}
 	parser_wipe_delete(&parser);
@@ -83,7 +141,7 @@ int ts_ydoc_load(ts_ydoc *d, const char *buf, size_t len, const char *origin, ts
 
 	memset(d, 0, sizeof(*d));
 	d->origin = origin ? origin : "(input)";
-	if ((rc = check_depth(buf, len, d->origin, err)) != TS_OK)
+	if ((rc = check_events(buf, len, d->origin, err)) != TS_OK)
 		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return ts_enomem(err);
@@ -309,34 +367,59 @@ static int map_walk(ts_ydoc *d, yaml_node_t *map, const char *what, pair_fn fn, 
 		    ts_error *err)
 {
 	yaml_node_pair_t *p, *q;
+	ts_strset seen = { 0 };
+	bool big;
 	int rc;
 
 	if (map->type != YAML_MAPPING_NODE)
 		return ts_yerr(err, TS_EINVAL, d, map, what, "expected a mapping of keys, got %s",
 			       node_kind(map));
+	/* Small mappings (nearly all) compare keys pairwise; big ones use a
+	 * hash set, so the check stays linear. */
+	big = map->data.mapping.pairs.top - map->data.mapping.pairs.start > 16;
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = ts_ynode(d, p->key), *v = ts_ynode(d, p->value);
 		const char *key;
 
 		if (k == NULL || v == NULL)
 			continue;
-		if (k->type != YAML_SCALAR_NODE)
-			return ts_yerr(err, TS_EINVAL, d, k, what, "a key must be a string, not %s",
-				       node_kind(k));
+		if (k->type != YAML_SCALAR_NODE) {
+			rc = ts_yerr(err, TS_EINVAL, d, k, what, "a key must be a string, not %s",
+				     node_kind(k));
+			goto cleanup;
+		}
 		key = (const char *)k->data.scalar.value;
-		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = ts_ynode(d, q->key);
+		if (big) {
+			const void *first = NULL;
 
-			if (k2 != NULL && k2->type == YAML_SCALAR_NODE &&
-			    strcmp((const char *)k2->data.scalar.value, key) == 0)
-				return ts_yerr(err, TS_EINVAL, d, k, key,
-					       "given twice (first at line %zu); remove one",
-					       k2->start_mark.line + 1);
+			if ((rc = ts_strset_put(&seen, key, k, &first)) == TS_ENOMEM) {
+				rc = ts_enomem(err);
+				goto cleanup;
+			}
+			if (rc == 1) {
+				rc = ts_yerr(err, TS_EINVAL, d, k, key,
+					     "given twice (first at line %zu); remove one",
+					     ((const yaml_node_t *)first)->start_mark.line + 1);
+				goto cleanup;
+			}
+		} else {
+			for (q = map->data.mapping.pairs.start; q < p; q++) {
+				yaml_node_t *k2 = ts_ynode(d, q->key);
+
+				if (k2 != NULL && k2->type == YAML_SCALAR_NODE &&
+				    strcmp((const char *)k2->data.scalar.value, key) == 0)
+					return ts_yerr(err, TS_EINVAL, d, k, key,
+						       "given twice (first at line %zu); remove one",
+						       k2->start_mark.line + 1);
+			}
 		}
 		if ((rc = fn(arg, d, k, key, v, err)) != TS_OK)
-			return rc;
+			goto cleanup;
 	}
-	return TS_OK;
+	rc = TS_OK;
+cleanup:
+	ts_strset_clear(&seen);
+	return rc;
 }
 
 struct kv_arg {
@@ -357,7 +440,8 @@ static int kv_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml_
 		return ts_yerr(err, TS_EINVAL, d, k, a->field, "%s", why);
 	if ((rc = ts_yget_str(&s, d, v, field, err)) != TS_OK)
 		return rc;
-	rc = ts_kvlist_set(a->l, key, s);
+	/* map_walk refused duplicate keys already. */
+	rc = ts_kvlist_append(a->l, key, s);
 	free(s);
 	return rc == TS_OK ? TS_OK : ts_enomem(err);
 }
