@@ -40,6 +40,11 @@ typedef struct cli_cmd {
 	const char *help;           /* full usage text, printed by --help */
 } cli_cmd;
 
+/* Escape control characters in what goes to stderr, and to stdout when
+ * it is a terminal, unless `data_stdout` (token, export, tunnel: stdout is
+ * data). Called once in main before the command runs (term_safe.c). */
+void cli_term_safe(bool data_stdout);
+
 /* The command table lives in main.c. */
 const cli_cmd *cli_cmd_find(const char *name);
 

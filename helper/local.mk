@@ -15,6 +15,7 @@ sasl_oauth2_SOURCES = \
 	helper/cmd_doctor.c \
 	helper/tls.h \
 	helper/tls.c \
-	helper/cmd_tunnel.c
+	helper/cmd_tunnel.c \
+	helper/term_safe.c
 sasl_oauth2_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SASL_CFLAGS) $(SSL_CFLAGS)
 sasl_oauth2_LDADD = libtokenstore.la $(JSONC_LIBS) $(SASL_LIBS) $(SSL_LIBS)

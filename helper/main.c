@@ -337,6 +337,8 @@ int main(int argc, char **argv)
 	c = cli_cmd_find(argv[i]);
 	if (!c)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
+	cli_term_safe(strcmp(c->name, "token") == 0 || strcmp(c->name, "export") == 0 ||
+		      strcmp(c->name, "tunnel") == 0);
 	rc = c->run(&g, argc - i, argv + i);
 	cli_log_flush();
 	return rc;

@@ -715,16 +715,6 @@ static int json_int(int64_t *out, json_object *o, const char *key)
 	}
 }
 
-/* RFC 6750 b64token plus what real providers use: printable ASCII, no
- * space. The token goes into SASL lines, so control characters are fatal. */
-static bool token_chars_ok(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
-
 static bool status_ok(long status)
 {
 	return status == 200;
@@ -891,10 +881,12 @@ int oa2_token_response_parse(oa2_token_response **out, oa2_oauth_error *oe, long
 				  "usable access_token; try again later", token, what, host, status);
 		goto cleanup;
 	}
-	if (!token_chars_ok(at)) {
+	if (!ts_b64token_ok(at)) {
+		/* It would go into SASL messages after "Bearer ": a byte outside
+		 * RFC 6750's b64token could add fields to them. */
 		rc = ts_error_set(err, TS_ENET, "token '%s': %s %s answered HTTP %ld with an "
-				  "access_token containing spaces or control characters; refused",
-				  token, what, host, status);
+				  "access_token containing characters outside RFC 6750's token "
+				  "set; refused", token, what, host, status);
 		goto cleanup;
 	}
 	tt = json_str(o, "token_type", &bad);
@@ -916,7 +908,7 @@ int oa2_token_response_parse(oa2_token_response **out, oa2_oauth_error *oe, long
 	}
 	r->expires_in = k > 0 ? n : -1;
 	rt = json_str(o, "refresh_token", &bad);
-	if (bad || (rt != NULL && (*rt == '\0' || !token_chars_ok(rt)))) {
+	if (bad || (rt != NULL && (*rt == '\0' || !ts_token_chars_ok(rt)))) {
 		rc = ts_error_set(err, TS_ENET, "token '%s': %s %s answered HTTP %ld with an "
 				  "unusable refresh_token; try again later", token, what, host,
 				  status);
@@ -958,7 +950,7 @@ cleanup:
 		r->access_token = NULL;
 		ts_free_secret(r->refresh_token);
 		r->refresh_token = NULL;
-		if (srt != NULL && *srt != '\0' && token_chars_ok(srt) &&
+		if (srt != NULL && *srt != '\0' && ts_token_chars_ok(srt) &&
 		    (r->refresh_token = strdup(srt)) != NULL) {
 			*out = r;
 			r = NULL;
@@ -1021,7 +1013,7 @@ int oa2_device_auth_parse(oa2_device_auth **out, oa2_oauth_error *oe, long statu
 		vu = json_str(o, "verification_url", &bad); /* Google's spelling */
 	vuc = json_str(o, "verification_uri_complete", &bad);
 	if (bad || dc == NULL || *dc == '\0' || uc == NULL || *uc == '\0' || vu == NULL ||
-	    *vu == '\0' || !printable(uc) || !printable(vu) || !token_chars_ok(dc) ||
+	    *vu == '\0' || !printable(uc) || !printable(vu) || !ts_token_chars_ok(dc) ||
 	    (vuc != NULL && !printable(vuc))) {
 		rc = ts_error_set(err, TS_ENET, "token '%s': %s %s answered HTTP %ld without a "
 				  "usable device_code, user_code and verification_uri; try again "

@@ -140,8 +140,16 @@ static bool usable(const ts_state *s, long margin, int64_t now)
 	       !s->access_rejected && s->expires_at - margin > now;
 }
 
-static int hand_out(char **out, int64_t *out_expires_at, const ts_state *s, ts_error *err)
+/* Every access token handed out goes on the wire after "Bearer ": one
+ * with a byte outside RFC 6750's b64token (a state file edited by hand, an
+ * old store) could add fields to the SASL message, so it never leaves. */
+static int hand_out(char **out, int64_t *out_expires_at, const char *name, const ts_state *s,
+		    ts_error *err)
 {
+	if (!ts_b64token_ok(s->access_token))
+		return ts_error_set(err, TS_EINVAL, "token '%s': the stored access token contains a "
+				    "character outside RFC 6750's token set, so it is not sent; run: "
+				    "sasl-oauth2 refresh %s", name, name);
 	*out = strdup(s->access_token);
 	if (*out == NULL)
 		return ts_error_set(err, TS_ENOMEM, "out of memory");
@@ -200,6 +208,10 @@ static void record_failure(ts_ctx *ctx, const char *name, ts_state **sp, int rc,
 	(*sp)->last_attempt = ts_now();
 	if (replace_str(&(*sp)->last_error, err ? err->msg : "refresh failed", false) != TS_OK)
 		return;
+	/* The message may quote a server; the state holds no control characters. */
+	for (char *p = (*sp)->last_error; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (rc == TS_EGRANT && was_refresh)
 		(*sp)->refresh_token_dead = true;
 	if (ts_store_save_state(st, name, *sp, &e2) != TS_OK)
@@ -344,7 +356,7 @@ int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, con
 		goto cleanup;
 	now = ts_now();
 	if (!(flags & TS_ACCESS_FORCE) && usable(s, margin, now)) {
-		rc = hand_out(out, out_expires_at, s, err);
+		rc = hand_out(out, out_expires_at, name, s, err);
 		goto cleanup;
 	}
 	if (flags & TS_ACCESS_NO_NETWORK) {
@@ -367,7 +379,7 @@ int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, con
 	if (usable(s2, margin, now) &&
 	    (!(flags & TS_ACCESS_FORCE) ||
 	     (s != NULL && s2->last_refresh > s->last_refresh))) {
-		rc = hand_out(out, out_expires_at, s2, err);
+		rc = hand_out(out, out_expires_at, name, s2, err);
 		goto cleanup;
 	}
 	if ((rc = refresh_possible(eff, s2, err)) != TS_OK)
@@ -422,7 +434,7 @@ int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, con
 		   "new token (client_credentials)", host,
 		   (long long)(s2->expires_at - now),
 		   resp->refresh_token ? ", refresh token rotated" : "");
-	rc = hand_out(out, out_expires_at, s2, err);
+	rc = hand_out(out, out_expires_at, name, s2, err);
 cleanup:
 	if (lk != NULL)
 		ts_store_unlock(st, lk);

@@ -59,7 +59,18 @@ int ts_state_dup(ts_state **out, const ts_state *s, ts_error *err)
 
 static const char fix[] = "run: sasl-oauth2 authorize NAME, or restore the file from a backup";
 
-static int get_str(char **slot, json_object *v, const char *key, const char *origin, ts_error *err)
+/* How a string of the state is checked on reading: the same rules as on
+ * every other input path. */
+enum str_rule {
+	STR_TEXT,           /* no control character */
+	STR_REFRESH,        /* tokens: printable ASCII without space (the stricter
+			     * b64token rule for access tokens is applied where
+			     * one is handed out: ts_token_get_access) */
+	STR_MESSAGE,        /* control characters become '?' (see below) */
+};
+
+static int get_str(char **slot, json_object *v, const char *key, enum str_rule rule,
+		   const char *origin, ts_error *err)
 {
 	const char *s;
 	size_t len;
@@ -73,8 +84,21 @@ static int get_str(char **slot, json_object *v, const char *key, const char *ori
 	if (strlen(s) != len)
 		return ts_error_set(err, TS_EINVAL, "%s: key '%s' contains a NUL character; %s", origin,
 				    key, fix);
+	if ((rule == STR_TEXT && !ts_text_ok(s)) || (rule == STR_REFRESH && !ts_token_chars_ok(s)))
+		return ts_error_set(err, TS_EINVAL, "%s: key '%s' contains a %s; %s", origin, key,
+				    rule == STR_TEXT ? "control character"
+				    : "space, control character or non-ASCII byte", fix);
 	if ((*slot = strdup(s)) == NULL)
 		return ts_enomem(err);
+	/*
+	 * last_error is this program's own message, written by older versions
+	 * with the provider's text in it: it is cleaned rather than refused,
+	 * so that an upgrade never disables a working token over a message.
+	 */
+	if (rule == STR_MESSAGE)
+		for (char *p = *slot; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	return TS_OK;
 }
 
@@ -110,15 +134,15 @@ static int from_object(ts_state *s, json_object *o, const char *origin, ts_error
 #define F(k) json_object_object_get_ex(o, k, &v) ? v : NULL
 	json_object *v;
 
-	if ((rc = get_str(&s->access_token, F("access_token"), "access_token", origin, err)) ||
-	    (rc = get_str(&s->token_type, F("token_type"), "token_type", origin, err)) ||
+	if ((rc = get_str(&s->access_token, F("access_token"), "access_token", STR_REFRESH, origin, err)) ||
+	    (rc = get_str(&s->token_type, F("token_type"), "token_type", STR_TEXT, origin, err)) ||
 	    (rc = get_int(&s->expires_at, F("expires_at"), "expires_at", origin, err)) ||
-	    (rc = get_str(&s->refresh_token, F("refresh_token"), "refresh_token", origin, err)) ||
+	    (rc = get_str(&s->refresh_token, F("refresh_token"), "refresh_token", STR_REFRESH, origin, err)) ||
 	    (rc = get_int(&s->refresh_expires_at, F("refresh_expires_at"), "refresh_expires_at", origin, err)) ||
-	    (rc = get_str(&s->scope, F("scope"), "scope", origin, err)) ||
+	    (rc = get_str(&s->scope, F("scope"), "scope", STR_TEXT, origin, err)) ||
 	    (rc = get_int(&s->last_refresh, F("last_refresh"), "last_refresh", origin, err)) ||
 	    (rc = get_int(&s->last_attempt, F("last_attempt"), "last_attempt", origin, err)) ||
-	    (rc = get_str(&s->last_error, F("last_error"), "last_error", origin, err)) ||
+	    (rc = get_str(&s->last_error, F("last_error"), "last_error", STR_MESSAGE, origin, err)) ||
 	    (rc = get_bool(&s->refresh_token_dead, F("refresh_token_dead"), "refresh_token_dead", origin, err)) ||
 	    (rc = get_bool(&s->access_rejected, F("access_rejected"), "access_rejected", origin, err)))
 		return rc;

@@ -138,16 +138,6 @@ static int check_url(const char *s, char *why, size_t whylen)
 	return ts_check_url_field(s, false, why, whylen);
 }
 
-static int check_text(const char *s, char *why, size_t whylen)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-			snprintf(why, whylen, "contains a control character; remove it");
-			return -1;
-		}
-	return 0;
-}
-
 static const char set_keys[] =
 	"user, users, client_id, client_secret, client_secret_file, client_key_file, client_cert_file, service_account_file, tenant, flow, auth_url, token_url, device_url, revoke_url, redirect_uri, issuer, scope, validity, notify, refresh_margin, servers.imap, servers.pop3, servers.smtp, hosts, client_auth, auth_params.NAME";
 
@@ -166,11 +156,11 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		return ts_error_set(err, TS_EINVAL,
 				    "field 'template' is permanent once saved; remove the token and add it again with the new template");
 	if (strcmp(key, "user") == 0)
-		return set_str(&c->user, key, value, false, check_text, err);
+		return set_str(&c->user, key, value, false, ts_check_text, err);
 	if (strcmp(key, "client_id") == 0)
-		return set_str(&c->client_id, key, value, false, check_text, err);
+		return set_str(&c->client_id, key, value, false, ts_check_text, err);
 	if (strcmp(key, "client_secret") == 0)
-		return set_str(&c->client_secret, key, value, true, check_text, err);
+		return set_str(&c->client_secret, key, value, true, ts_check_text, err);
 	if (strcmp(key, "client_secret_file") == 0)
 		return set_str(&c->client_secret_file, key, value, false, ts_check_abspath, err);
 	if (strcmp(key, "client_key_file") == 0)
@@ -254,7 +244,7 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 		if (ts_strlist_split(&l, value, ", \t") != TS_OK)
 			return ts_enomem(err);
 		for (i = 0; i < l.n; i++) {
-			if (check_text(l.v[i], why, sizeof(why)) != 0 || strpbrk(l.v[i], "\"\\") != NULL) {
+			if (ts_check_text(l.v[i], why, sizeof(why)) != 0 || strpbrk(l.v[i], "\"\\") != NULL) {
 				ts_strlist_clear(&l);
 				return ts_error_set(err, TS_EINVAL,
 						    "field 'scope': a scope contains a character not allowed in scopes (RFC 6749 3.3)");
@@ -323,7 +313,7 @@ int ts_token_config_set(ts_token_config *c, const char *key, const char *value, 
 			ts_kvlist_del(&c->auth_params, key + 12);
 			return TS_OK;
 		}
-		if (check_text(value, why, sizeof(why)) != 0)
+		if (ts_check_text(value, why, sizeof(why)) != 0)
 			return set_err(err, key, why);
 		if (ts_kvlist_set(&c->auth_params, key + 12, value) != TS_OK)
 			return ts_enomem(err);

@@ -104,6 +104,13 @@ const char *ts_kvlist_get(const ts_kvlist *l, const char *key);
 
 #define TS_NAME_MAX 128
 
+/* RFC 6750 2.1 b64token, what may follow "Bearer " in a SASL message:
+ * letters, digits, "-._~+/", then only "=". Every access token handed out
+ * is this. */
+bool ts_b64token_ok(const char *s);
+/* Printable ASCII without space: refresh tokens, codes. */
+bool ts_token_chars_ok(const char *s);
+
 /* Check a token name against [A-Za-z0-9][A-Za-z0-9._@+-]{0,127}.
  * Returns TS_OK or TS_EINVAL with a message naming the offending character. */
 int ts_name_check(const char *name, ts_error *err);

@@ -73,6 +73,11 @@ int ts_check_hostpattern_list(const ts_strlist *l, char *why, size_t whylen);
 int ts_check_mailbox_list(const ts_strlist *l, char *why, size_t whylen);
 int ts_check_url_field(const char *s, bool allow_tenant, char *why, size_t whylen);
 int ts_check_param_name(const char *s, char *why, size_t whylen);
+/* Text fields: no C0 control character and no DEL, on every input path
+ * (--set, YAML, state files) alike. */
+bool ts_text_ok(const char *s);
+int ts_check_text(const char *s, char *why, size_t whylen);
+
 
 /* ---- YAML documents (yaml_config.c) ---- */
 typedef struct ts_ydoc {

@@ -220,6 +220,44 @@ int ts_check_abspath(const char *s, char *why, size_t whylen)
 	return 0;
 }
 
+bool ts_text_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+int ts_check_text(const char *s, char *why, size_t whylen)
+{
+	if (!ts_text_ok(s)) {
+		snprintf(why, whylen, "contains a control character; remove it");
+		return -1;
+	}
+	return 0;
+}
+
+bool ts_b64token_ok(const char *s)
+{
+	const char *p = s;
+
+	while (isalnum((unsigned char)*p) || (*p != '\0' && strchr("-._~+/", *p) != NULL))
+		p++;
+	if (p == s)
+		return false;
+	while (*p == '=')
+		p++;
+	return *p == '\0';
+}
+
+bool ts_token_chars_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 int ts_check_param_name(const char *s, char *why, size_t whylen)
 {
 	const char *p;

@@ -248,8 +248,25 @@ static bool scalar_is_null(const yaml_node_t *n)
 	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
-int ts_yget_str(char **out, ts_ydoc *d, yaml_node_t *n, const char *key, ts_error *err)
+/* The first control character of `s` (other than those in `allow`), or
+ * -1. */
+static int first_control(const char *s, const char *allow)
 {
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 || *s == 0x7f) && strchr(allow, *s) == NULL)
+			return (unsigned char)*s;
+	return -1;
+}
+
+/* Every string read from YAML is refused when it holds a control
+ * character, as `--set` refuses it: none has a use in a value, and an
+ * escape sequence would reach terminals and logs. notify_command alone may
+ * span lines (a shell script). */
+static int yget_str_allow(char **out, ts_ydoc *d, yaml_node_t *n, const char *key,
+			  const char *allow, ts_error *err)
+{
+	int c;
+
 	*out = NULL;
 	if (n->type != YAML_SCALAR_NODE)
 		return ts_yerr(err, TS_EINVAL, d, n, key, "expected a string, got %s", node_kind(n));
@@ -258,9 +275,17 @@ int ts_yget_str(char **out, ts_ydoc *d, yaml_node_t *n, const char *key, ts_erro
 			       "expected a string, got nothing; give a value or remove the key");
 	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
 		return ts_yerr(err, TS_EINVAL, d, n, key, "contains a NUL character; remove it");
+	if ((c = first_control((const char *)n->data.scalar.value, allow)) >= 0)
+		return ts_yerr(err, TS_EINVAL, d, n, key,
+			       "contains a control character (byte 0x%02X); remove it", (unsigned)c);
 	if ((*out = strdup((const char *)n->data.scalar.value)) == NULL)
 		return ts_enomem(err);
 	return TS_OK;
+}
+
+int ts_yget_str(char **out, ts_ydoc *d, yaml_node_t *n, const char *key, ts_error *err)
+{
+	return yget_str_allow(out, d, n, key, "", err);
 }
 
 /* Parse a decimal integer literal; false when it is not one or overflows. */
@@ -621,7 +646,7 @@ static int global_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, y
 	}
 	if (strcmp(key, "notify_command") == 0) {
 		free(c->notify_command);
-		return ts_yget_str(&c->notify_command, d, v, key, err);
+		return yget_str_allow(&c->notify_command, d, v, key, "\t\n", err);
 	}
 	if (strcmp(key, "log") == 0) {
 		const char *s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
@@ -1006,6 +1031,26 @@ cleanup:
 /* ---------------------------------------------------------------------- */
 /* State inside export entries                                              */
 
+static int check_access_token(const char *s, char *why, size_t whylen)
+{
+	if (!ts_b64token_ok(s)) {
+		snprintf(why, whylen, "contains a character outside RFC 6750's token set (letters, "
+			 "digits, -._~+/ and trailing =); export it again from a working store");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_refresh_token(const char *s, char *why, size_t whylen)
+{
+	if (!ts_token_chars_ok(s)) {
+		snprintf(why, whylen, "contains a space or a byte outside printable ASCII; "
+			 "export it again from a working store");
+		return -1;
+	}
+	return 0;
+}
+
 static int state_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, yaml_node_t *v,
 		      ts_error *err)
 {
@@ -1014,9 +1059,9 @@ static int state_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, ya
 	int rc;
 
 	if (strcmp(key, "access_token") == 0)
-		return tok_str(&s->access_token, d, v, key, true, NULL, err);
+		return tok_str(&s->access_token, d, v, key, true, check_access_token, err);
 	if (strcmp(key, "refresh_token") == 0)
-		return tok_str(&s->refresh_token, d, v, key, true, NULL, err);
+		return tok_str(&s->refresh_token, d, v, key, true, check_refresh_token, err);
 	if (strcmp(key, "token_type") == 0)
 		return tok_str(&s->token_type, d, v, key, false, NULL, err);
 	if (strcmp(key, "scope") == 0)

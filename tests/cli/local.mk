@@ -18,3 +18,4 @@ TESTS += tests/cli/test_write_fail.sh tests/cli/test_crash.sh tests/cli/test_loc
 EXTRA_DIST += tests/cli/crash_loop.py tests/cli/store.sh
 TESTS += tests/cli/test_hostile_yaml.sh
 EXTRA_DIST += tests/cli/hostile_yaml.py tests/cli/rusage.py
+TESTS += tests/cli/test_control_chars.sh

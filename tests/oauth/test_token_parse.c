@@ -51,7 +51,11 @@ static const struct tcase cases[] = {
 	{ "access_token not a string", 200, "{\"access_token\":42,\"token_type\":\"Bearer\"}", 0,
 	  TS_ENET, NULL, NULL, 0, NULL, "access_token" },
 	{ "access_token with control char", 200, "{\"access_token\":\"a\\u0001b\",\"token_type\":"
-	  "\"Bearer\"}", 0, TS_ENET, NULL, NULL, 0, NULL, "control" },
+	  "\"Bearer\"}", 0, TS_ENET, NULL, NULL, 0, NULL, "RFC 6750" },
+	{ "access_token outside b64token (':')", 200, "{\"access_token\":\"a:b\",\"token_type\":"
+	  "\"Bearer\"}", 0, TS_ENET, NULL, NULL, 0, NULL, "RFC 6750" },
+	{ "access_token with '=' inside", 200, "{\"access_token\":\"a=b\",\"token_type\":"
+	  "\"Bearer\"}", 0, TS_ENET, NULL, NULL, 0, NULL, "RFC 6750" },
 	{ "access_token with NUL", 200, "{\"access_token\":\"a\\u0000b\",\"token_type\":"
 	  "\"Bearer\"}", 0, TS_ENET, NULL, NULL, 0, NULL, "access_token" },
 	{ "no token_type", 200, "{\"access_token\":\"at\"}", 0, TS_ENET, NULL, NULL, 0, NULL,
