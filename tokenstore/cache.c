@@ -399,6 +399,11 @@ static int tok_state(ts_store *st, ts_cache *c, cache_tok *t, ts_error *err)
 	/* Only what a login needs stays in memory. */
 	ts_free_secret(s->refresh_token);
 	s->refresh_token = NULL;
+	/* An access token outside RFC 6750's b64token never leaves the cache
+	 * (checked once per load, not per login): the slow path refuses it
+	 * and says why (ts_token_get_access). */
+	if (s->access_token != NULL && !ts_b64token_ok(s->access_token))
+		s->access_rejected = true;
 	t->st = s;
 	t->st_known = true;
 	t->st_stamp = before;

@@ -237,11 +237,17 @@ int ts_check_text(const char *s, char *why, size_t whylen)
 	return 0;
 }
 
+static bool b64token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
 bool ts_b64token_ok(const char *s)
 {
 	const char *p = s;
 
-	while (isalnum((unsigned char)*p) || (*p != '\0' && strchr("-._~+/", *p) != NULL))
+	while (b64token_char(*p))
 		p++;
 	if (p == s)
 		return false;
