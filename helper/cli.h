@@ -42,8 +42,15 @@ typedef struct cli_cmd {
 
 /* Escape control characters in what goes to stderr, and to stdout when
  * it is a terminal, unless `data_stdout` (token, export, tunnel: stdout is
- * data). Called once in main before the command runs (term_safe.c). */
+ * data). Called once in main before the command runs (protect.c). */
 void cli_term_safe(bool data_stdout);
+
+/* Keep secrets out of core dumps: RLIMIT_CORE 0 (soft) and, except in
+ * sanitizer builds, PR_SET_DUMPABLE 0, which also stops other processes
+ * of the same user from attaching (protect.c). cli_child_restore_limits
+ * gives a child about to exec another program the original core limit. */
+void cli_protect_process(void);
+void cli_child_restore_limits(void);
 
 /* The command table lives in main.c. */
 const cli_cmd *cli_cmd_find(const char *name);

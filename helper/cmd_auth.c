@@ -59,6 +59,7 @@ static void open_browser(const char *url)
 				dup2(nul, STDOUT_FILENO);
 			}
 		}
+		cli_child_restore_limits();
 		execlp(prog, prog, url, (char *)NULL);
 		fprintf(stderr, "%s: cannot run browser '%s': %s; open the URL yourself\n",
 			CLI_PROG, prog, strerror(errno));

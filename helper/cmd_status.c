@@ -188,6 +188,7 @@ static int run_notify(const char *cmd, const char *name, unsigned ev, const char
 		    setenv("SASL_OAUTH2_EVENT", ts_notify_event_str(ev), 1) != 0 ||
 		    setenv("SASL_OAUTH2_DETAIL", detail ? detail : "", 1) != 0)
 			_exit(127);
+		cli_child_restore_limits();
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}

@@ -288,6 +288,11 @@ int main(int argc, char **argv)
 
 	/* A closed pipe must become a write error, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Nearly every command holds a secret at some point: no core dump
+	 * and no debugger of the same user from here on, and libcurl frees
+	 * its buffers (requests, token answers) through a wiping allocator. */
+	cli_protect_process();
+	oa2_global_init_wiping();
 
 	while (i < argc && argv[i][0] == '-') {
 		const char *a = argv[i];

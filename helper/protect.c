@@ -1,5 +1,7 @@
 /*
- * term_safe.c - what the helper prints to a terminal cannot drive it.
+ * protect.c - the helper protects what it shows and what it holds: what it
+ * prints to a terminal cannot drive it, and its memory stays out of core
+ * dumps.
  *
  * Values shown by list, status, show, doctor and in error messages come
  * from files other people may write (an imported export, a store owned by
@@ -9,6 +11,9 @@
  * terminal, go through a filter that writes every control character other
  * than newline and tab as \xNN: an escape sequence is shown, never obeyed.
  * Commands whose output is data (token, export, tunnel) keep raw stdout.
+ *
+ * The other half of keeping secrets off the screen and out of files:
+ * cli_protect_process turns off core dumps of the helper.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -16,6 +21,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -83,4 +90,28 @@ void cli_term_safe(bool data_stdout)
 		fflush(stdout);
 		stdout = f;
 	}
+}
+
+static struct rlimit core_orig;
+static bool core_saved;
+
+void cli_protect_process(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+	/* LeakSanitizer attaches to the process at exit, which a non-dumpable
+	 * process forbids; sanitizer builds keep only the core limit. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+	if (getrlimit(RLIMIT_CORE, &core_orig) == 0) {
+		struct rlimit none = { 0, core_orig.rlim_max };
+
+		core_saved = setrlimit(RLIMIT_CORE, &none) == 0;
+	}
+}
+
+void cli_child_restore_limits(void)
+{
+	/* exec resets the dumpable flag by itself. */
+	if (core_saved)
+		setrlimit(RLIMIT_CORE, &core_orig);
 }

@@ -2,8 +2,8 @@
 # Core sources are listed here; the OAuth2 sources in tokenstore/oauth.mk.
 noinst_LTLIBRARIES += libtokenstore.la
 libtokenstore_la_SOURCES = $(ts_core_sources) $(ts_oauth_sources)
-libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS)
-libtokenstore_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS)
+libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS) $(SSL_CFLAGS)
+libtokenstore_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS)
 
 ts_core_sources = \
 	tokenstore/tokenstore.h \

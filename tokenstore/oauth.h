@@ -26,6 +26,27 @@ extern "C" {
 #define OA2_DEFAULT_EXPIRES_IN 3600
 
 /* ---------------------------------------------------------------------- */
+/* Memory that held secrets (wipe_alloc.c, oauth_http.c)                   */
+
+/* malloc, free, realloc, calloc and strdup whose blocks are wiped before
+ * they are freed (each block records its size in a header). */
+void *ts_wipe_malloc(size_t n);
+void ts_wipe_free(void *p);
+void *ts_wipe_realloc(void *p, size_t n);
+void *ts_wipe_calloc(size_t k, size_t n);
+char *ts_wipe_strdup(const char *s);
+
+/*
+ * Initialise libcurl with the wiping allocator above, so that its request
+ * and receive buffers (which hold secrets and tokens) are wiped when
+ * libcurl frees them. Only for a program that owns its process, called
+ * before anything else uses libcurl: the helper. The plugin never calls
+ * it; libcurl belongs to its host. Returns TS_OK, or TS_ERR when libcurl
+ * was initialised already (then with the plain allocator) or failed.
+ */
+int oa2_global_init_wiping(void);
+
+/* ---------------------------------------------------------------------- */
 /* PKCE and random values (pkce.c)                                          */
 
 /* A random PKCE verifier (64 chars of [A-Za-z0-9-._~]) in *out. */

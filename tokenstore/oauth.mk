@@ -5,6 +5,7 @@ ts_oauth_sources = \
 	tokenstore/oauth_http.c \
 	tokenstore/advice.c \
 	tokenstore/discovery.c \
+	tokenstore/wipe_alloc.c \
 	tokenstore/pkce.c \
 	tokenstore/jose.h \
 	tokenstore/jose.c \

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "jose.h"
 #include "oauth_http_p.h"
@@ -259,13 +260,40 @@ int oa2_url_allowed(const char *url, const char *what, const char *token, ts_err
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+static bool curl_wiping, curl_wiping_done;
 
 static void curl_init(void)
 {
 	/* Never cleaned up: the plugin may be unloaded while the application
 	 * still uses libcurl itself. */
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_wiping) {
+		curl_init_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, ts_wipe_malloc, ts_wipe_free,
+						    ts_wipe_realloc, ts_wipe_strdup, ts_wipe_calloc);
+		curl_wiping_done = curl_init_rc == CURLE_OK;
+	} else {
+		curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	}
 }
+
+int oa2_global_init_wiping(void)
+{
+	curl_wiping = true;
+	pthread_once(&curl_once, curl_init);
+	return curl_wiping_done ? TS_OK : TS_ERR;
+}
+
+#ifdef SSL_OP_CLEANSE_PLAINTEXT
+/* OpenSSL keeps received plaintext (the token answer) in its record
+ * buffers until they are reused; this makes it wipe them as soon as the
+ * data is handed over. Per connection, so the plugin may set it too. */
+static CURLcode ssl_ctx_cleanse(CURL *c, void *sslctx, void *ud)
+{
+	(void)c;
+	(void)ud;
+	SSL_CTX_set_options((SSL_CTX *)sslctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+}
+#endif
 
 void oa2_http_result_clear(oa2_http_result *r)
 {
@@ -484,6 +512,10 @@ static int http_request(oa2_http_result *out, ts_ctx *ctx, const ts_token_effect
 #endif
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+#ifdef SSL_OP_CLEANSE_PLAINTEXT
+	/* Fails harmlessly with a libcurl built on another TLS library. */
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cleanse);
+#endif
 	{
 		size_t calen = 0;
 		const void *ca = ctx ? ts_ctx_ca_blob(ctx, &calen) : NULL;

@@ -19,3 +19,11 @@ EXTRA_DIST += tests/cli/crash_loop.py tests/cli/store.sh
 TESTS += tests/cli/test_hostile_yaml.sh
 EXTRA_DIST += tests/cli/hostile_yaml.py tests/cli/rusage.py
 TESTS += tests/cli/test_control_chars.sh
+TESTS += tests/cli/test_secret_memory.sh
+
+# The helper with free() interposed (tests/cli/freecheck.c), for
+# test_secret_memory.sh: which library frees a secret unwiped.
+check_PROGRAMS += tests/cli/sasl-oauth2-freecheck
+tests_cli_sasl_oauth2_freecheck_SOURCES = $(sasl_oauth2_SOURCES) tests/cli/freecheck.c
+tests_cli_sasl_oauth2_freecheck_CFLAGS = $(sasl_oauth2_CFLAGS)
+tests_cli_sasl_oauth2_freecheck_LDADD = $(sasl_oauth2_LDADD)
