@@ -72,40 +72,39 @@ pristine=$(cp "$T/pristine.state" "$S/t.state" && tokens)
 
 now_ms() { date +%s%3N; }
 
-# fault_case DESC URL CAUSE [CONFIG]: the helper and the plugin against URL;
-# CAUSE is an extended regular expression the error must match.
-fault_case() {
-	_cfg=${4:-$CONF}
-	token_at "$2"
+# fault_run DESC WHO URL CAUSE CONFIG: run WHO ("token": the helper, or
+# "the plugin": a login through libsasl2) against URL, check that it fails
+# naming CAUSE (an extended regular expression) within http_timeout and
+# leaves the tokens alone.
+fault_run() {
+	token_at "$3"
 	_t0=$(now_ms)
-	"$HELPER" --store "$S" --config "$_cfg" token t >"$T/out" 2>"$T/err"; _rc=$?
-	_el=$(( $(now_ms) - _t0 ))
-	if [ $_rc -ne 0 ] && [ ! -s "$T/out" ] && [ "$(wc -l <"$T/err")" -eq 1 ] &&
-	   grep -Eqi "$3" "$T/err"; then
-		ok "$1: token fails with one line naming the cause"
+	if [ "$2" = token ]; then
+		"$HELPER" --store "$S" --config "$5" token t >"$T/out" 2>"$T/err"; _rc=$?
+		# One error line, nothing on stdout.
+		[ ! -s "$T/out" ] && [ "$(wc -l <"$T/err")" -eq 1 ]; _shape=$?
+		_what="fails with one line naming the cause"
 	else
-		not_ok "$1: token fails with one line naming the cause (exit $_rc, want /$3/)"
-		diag "$(cat "$T/out" "$T/err")"
+		"$prog" login "$S" "$5" alice@example.test >"$T/out" 2>"$T/err"; _rc=$?
+		grep -q "login failed (-8)" "$T/err"; _shape=$?
+		_what="answers SASL_TRYAGAIN naming the cause"
 	fi
-	[ $_el -le $(( (TIMEOUT + SLACK) * 1000 )) ] && ok "$1: token ends within http_timeout ($_el ms)" \
-		|| not_ok "$1: token took $_el ms (http_timeout $TIMEOUT s)"
-	[ "$(tokens)" = "$pristine" ] && ok "$1: token leaves the tokens in the state as they were" \
-		|| { not_ok "$1: token changed the tokens"; diag "$(cat "$S/t.state")"; }
+	_el=$(( $(now_ms) - _t0 ))
+	if [ $_rc -ne 0 ] && [ $_shape -eq 0 ] && grep -Eqi "$4" "$T/err"; then
+		ok "$1: $2 $_what"
+	else
+		not_ok "$1: $2 $_what (exit $_rc, want /$4/)"; diag "$(cat "$T/out" "$T/err")"
+	fi
+	[ $_el -le $(( (TIMEOUT + SLACK) * 1000 )) ] && ok "$1: $2 ends within http_timeout ($_el ms)" \
+		|| not_ok "$1: $2 took $_el ms (http_timeout $TIMEOUT s)"
+	[ "$(tokens)" = "$pristine" ] && ok "$1: $2 leaves the tokens in the state as they were" \
+		|| { not_ok "$1: $2 changed the tokens"; diag "$(cat "$S/t.state")"; }
+}
 
-	token_at "$2"
-	_t0=$(now_ms)
-	"$prog" login "$S" "$_cfg" alice@example.test >"$T/out" 2>"$T/err"; _rc=$?
-	_el=$(( $(now_ms) - _t0 ))
-	if [ $_rc -ne 0 ] && grep -q "login failed (-8)" "$T/err" && grep -Eqi "$3" "$T/err"; then
-		ok "$1: the plugin answers SASL_TRYAGAIN naming the cause"
-	else
-		not_ok "$1: the plugin answers SASL_TRYAGAIN naming the cause (exit $_rc, want /$3/)"
-		diag "$(cat "$T/out" "$T/err")"
-	fi
-	[ $_el -le $(( (TIMEOUT + SLACK) * 1000 )) ] && ok "$1: the plugin ends within http_timeout ($_el ms)" \
-		|| not_ok "$1: the plugin took $_el ms (http_timeout $TIMEOUT s)"
-	[ "$(tokens)" = "$pristine" ] && ok "$1: the plugin leaves the tokens in the state as they were" \
-		|| { not_ok "$1: the plugin changed the tokens"; diag "$(cat "$S/t.state")"; }
+# fault_case DESC URL CAUSE [CONFIG]: the helper and the plugin against URL.
+fault_case() {
+	fault_run "$1" token "$2" "$3" "${4:-$CONF}"
+	fault_run "$1" "the plugin" "$2" "$3" "${4:-$CONF}"
 }
 
 # ---------------------------------------------------------------- control
