@@ -5,6 +5,9 @@ AUTH=XOAUTH2 and SASL-IR, then, by --mode:
   close-in-login    drops the connection when AUTHENTICATE arrives
   close-after-login accepts any AUTHENTICATE, then drops the connection
                     (no TLS close_notify) at the client's first command
+  no-starttls       (no TLS at all) a server that does not offer STARTTLS
+  starttls-inject   (no TLS at all) offers STARTTLS and sends a line after
+                    its OK in the same packet, as a man in the middle would
 Binds 127.0.0.1 on a free port written to --port-file; exits after
 --max-seconds.
 """
@@ -14,6 +17,21 @@ import socket
 import ssl
 import threading
 import time
+
+
+def serve_plain(conn, mode):
+    f = conn.makefile("rwb", buffering=0)
+    caps = b"IMAP4rev1 AUTH=XOAUTH2" + (b" STARTTLS" if mode == "starttls-inject" else b"")
+    f.write(b"* OK [CAPABILITY " + caps + b"] fake\r\n")
+    while True:
+        line = f.readline(70000)
+        if not line:
+            return
+        tag = line.split(b" ", 1)[0]
+        if b" STARTTLS" in line.upper():
+            f.write(tag + b" OK begin TLS\r\n* OK [CAPABILITY IMAP4rev1] injected\r\n")
+        else:
+            f.write(tag + b" BAD unexpected\r\n")
 
 
 def serve(conn, mode):
@@ -47,7 +65,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
-    ap.add_argument("--mode", required=True, choices=["close-in-login", "close-after-login"])
+    ap.add_argument("--mode", required=True, choices=["close-in-login", "close-after-login",
+                                                      "no-starttls", "starttls-inject"])
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--max-seconds", type=float, default=300)
     a = ap.parse_args()
@@ -72,9 +91,14 @@ def main():
 
         def run(c=c):
             try:
-                serve(ctx.wrap_socket(c, server_side=True), a.mode)
+                if a.mode in ("no-starttls", "starttls-inject"):
+                    serve_plain(c, a.mode)
+                else:
+                    serve(ctx.wrap_socket(c, server_side=True), a.mode)
             except (OSError, ssl.SSLError):
                 pass
+            finally:
+                c.close()
         threading.Thread(target=run, daemon=True).start()
 
 

@@ -286,6 +286,27 @@ fm_fails close-after-login IMAP "$FAKE_PORT" "closed the connection without endi
 rc=$?
 if [ $rc -eq 3 ]; then ok "a session lost after login exits 3"; else not_ok "a session lost after login exits 3 (exit $rc)"; fi
 
+# STARTTLS: a server that does not offer it is refused, and so is one that
+# sends data after its STARTTLS reply (a possible injection); the token is
+# never sent in either case.
+fake_start no-starttls
+"$HELPER" tunnel alice 127.0.0.1 "$FAKE_PORT" --tls starttls </dev/null >"$T/nostls.out" 2>"$T/nostls.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'does not offer STARTTLS' "$T/nostls.err"; then
+	ok "--tls starttls refuses a server without STARTTLS"
+else
+	not_ok "--tls starttls refuses a server without STARTTLS (exit $rc)"; diag "$(cat "$T/nostls.err")"
+fi
+fake_start starttls-inject
+"$HELPER" tunnel alice 127.0.0.1 "$FAKE_PORT" --tls starttls </dev/null >"$T/inject.out" 2>"$T/inject.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'sent data after its STARTTLS reply' "$T/inject.err"; then
+	ok "--tls starttls refuses data injected after the STARTTLS reply"
+else
+	not_ok "--tls starttls refuses data injected after the STARTTLS reply (exit $rc)"
+	diag "$(cat "$T/inject.err")"
+fi
+
 # An access token the server no longer accepts: refused, marked rejected,
 # refreshed on the next run.
 oauth_control '{"expire_access_tokens": true}'
