@@ -24,12 +24,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "doctor_p.h"
 
 static int problems;
 
-static void check_ok(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check_ok(const char *what, const char *fmt, ...)
+void doctor_ok(const char *what, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -40,7 +39,7 @@ static void check_ok(const char *what, const char *fmt, ...)
 	putchar('\n');
 }
 
-static void check_bad(const char *what, const char *msg)
+void doctor_bad(const char *what, const char *msg)
 {
 	char clean[TS_ERRMSG_MAX];
 	size_t i;
@@ -97,11 +96,11 @@ static void check_mail_owner(const char *dir, const struct stat *sb)
 	if (pw == NULL) {
 		snprintf(msg, sizeof msg, "Postfix's mail_owner '%s' is not a user of this system; fix "
 			 "mail_owner in main.cf", owner);
-		check_bad("postfix", msg);
+		doctor_bad("postfix", msg);
 		return;
 	}
 	if (pw->pw_uid == sb->st_uid) {
-		check_ok("postfix", "mail_owner '%s' owns %s and can write refreshed tokens there",
+		doctor_ok("postfix", "mail_owner '%s' owns %s and can write refreshed tokens there",
 			 owner, dir);
 		return;
 	}
@@ -109,7 +108,7 @@ static void check_mail_owner(const char *dir, const struct stat *sb)
 		 "Postfix could not save a refreshed token; if Postfix uses this store, run: "
 		 "chown -R %s: '%s'", owner, dir, (unsigned)sb->st_uid, owner, dir);
 	if (geteuid() == 0)
-		check_bad("postfix", msg);
+		doctor_bad("postfix", msg);
 	else
 		printf("note     postfix: %s\n", msg);
 }
@@ -125,26 +124,26 @@ static void check_store(const char *dir)
 	if (stat(dir, &sb) != 0) {
 		snprintf(msg, sizeof msg, "%s: %s; create it with: %s add NAME --template T", dir,
 			 strerror(errno), CLI_PROG);
-		check_bad("store", msg);
+		doctor_bad("store", msg);
 		return;
 	}
 	if (sb.st_mode & 022) {
 		snprintf(msg, sizeof msg, "directory %s is writable by group or others (mode %03o); run: chmod 700 '%s'",
 			 dir, (unsigned)(sb.st_mode & 0777), dir);
-		check_bad("store", msg);
+		doctor_bad("store", msg);
 		return;
 	}
 	if (sb.st_uid != geteuid() && geteuid() != 0) {
 		snprintf(msg, sizeof msg, "directory %s is owned by uid %u, not by you (uid %u); run: chown %u '%s'",
 			 dir, (unsigned)sb.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), dir);
-		check_bad("store", msg);
+		doctor_bad("store", msg);
 		return;
 	}
 	if ((sb.st_mode & 0700) != 0700) {
 		snprintf(msg, sizeof msg, "directory %s cannot be written by its owner (mode %03o), so "
 			 "refreshed tokens cannot be saved; run: chmod 700 '%s'", dir,
 			 (unsigned)(sb.st_mode & 0777), dir);
-		check_bad("store", msg);
+		doctor_bad("store", msg);
 		return;
 	}
 	check_mail_owner(dir, &sb);
@@ -154,7 +153,7 @@ static void check_store(const char *dir)
 		if (dfd >= 0)
 			close(dfd);
 		snprintf(msg, sizeof msg, "cannot read directory %s: %s", dir, strerror(errno));
-		check_bad("store", msg);
+		doctor_bad("store", msg);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -168,22 +167,22 @@ static void check_store(const char *dir)
 		    strcmp(de->d_name + strlen(de->d_name) - 4, ".tmp") == 0) {
 			snprintf(msg, sizeof msg, "%s/%s is a temporary file left by a process that stopped while writing (it may hold tokens); the token's next refresh adopts or removes it, or run: %s refresh NAME",
 				 dir, de->d_name, CLI_PROG);
-			check_bad("store file", msg);
+			doctor_bad("store file", msg);
 			bad++;
 		} else if (S_ISREG(fs.st_mode) && (fs.st_mode & 077)) {
 			snprintf(msg, sizeof msg, "%s/%s is accessible by group or others (mode %03o); run: chmod 600 '%s/%s'",
 				 dir, de->d_name, (unsigned)(fs.st_mode & 0777), dir, de->d_name);
-			check_bad("store file", msg);
+			doctor_bad("store file", msg);
 			bad++;
 		} else if (!S_ISREG(fs.st_mode)) {
 			snprintf(msg, sizeof msg, "%s/%s is not a regular file; remove it", dir, de->d_name);
-			check_bad("store file", msg);
+			doctor_bad("store file", msg);
 			bad++;
 		}
 	}
 	closedir(d);
 	if (!bad)
-		check_ok("store", "%s (private, files 0600)", dir);
+		doctor_ok("store", "%s (private, files 0600)", dir);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -320,10 +319,10 @@ static void check_mech_modules(const char *dir)
 			continue;
 		if (module_is_ours(first->module)) {
 			if (count == 1)
-				check_ok(what, "libsasl2 will use %s, the only module in %s offering it",
+				doctor_ok(what, "libsasl2 will use %s, the only module in %s offering it",
 					 first->module, dir);
 			else
-				check_ok(what, "libsasl2 will use %s; modules offering it, in libsasl2's "
+				doctor_ok(what, "libsasl2 will use %s; modules offering it, in libsasl2's "
 					 "order: %s", first->module, list);
 			continue;
 		}
@@ -344,7 +343,7 @@ static void check_mech_modules(const char *dir)
 			 "package, or point SASL_PATH (or plugin_list in the application's SASL "
 			 "configuration) at a directory holding only libsasloauth2.so",
 			 first->module, why, list);
-		check_bad(what, msg);
+		doctor_bad(what, msg);
 	}
 }
 
@@ -375,13 +374,13 @@ static void check_plugin(void)
 	if (r != SASL_OK) {
 		snprintf(msg, sizeof msg, "libsasl2 client initialisation failed: %s",
 			 sasl_errstring(r, NULL, NULL));
-		check_bad("plugin", msg);
+		doctor_bad("plugin", msg);
 		return;
 	}
 	r = sasl_client_new("imap", "localhost", NULL, NULL, conn_cbs, 0, &conn);
 	if (r != SASL_OK) {
 		snprintf(msg, sizeof msg, "sasl_client_new failed: %s", sasl_errstring(r, NULL, NULL));
-		check_bad("plugin", msg);
+		doctor_bad("plugin", msg);
 		goto cleanup;
 	}
 	memset(&secprops, 0, sizeof secprops);
@@ -391,17 +390,17 @@ static void check_plugin(void)
 	if (r != SASL_OK || !mechs) {
 		snprintf(msg, sizeof msg, "libsasl2 lists no mechanisms from %s (%s); install libsasloauth2.so there "
 			 "or set SASL_PATH", plugin_path, sasl_errstring(r, NULL, NULL));
-		check_bad("plugin", msg);
+		doctor_bad("plugin", msg);
 		goto cleanup;
 	}
 	if (!strstr(mechs, " XOAUTH2 ") || !strstr(mechs, " OAUTHBEARER ")) {
 		snprintf(msg, sizeof msg, "libsasl2 does not offer XOAUTH2 and OAUTHBEARER from %s (it offers:%s); "
 			 "install libsasloauth2.so in that directory or point SASL_PATH at it",
 			 plugin_path, mechs);
-		check_bad("plugin", msg);
+		doctor_bad("plugin", msg);
 		goto cleanup;
 	}
-	check_ok("plugin", "libsasl2 offers XOAUTH2 and OAUTHBEARER (from %s)", plugin_path);
+	doctor_ok("plugin", "libsasl2 offers XOAUTH2 and OAUTHBEARER (from %s)", plugin_path);
 	check_mech_modules(plugin_path);
 cleanup:
 	sasl_dispose(&conn);
@@ -556,11 +555,43 @@ static void report_header(ts_ctx *ctx)
 
 /* ---------------------------------------------------------------------- */
 
+/* doctor NAME --login [imap|pop3|smtp]... */
+static int doctor_login_cmd(const cli_global *g, const cli_parser *p, bool report)
+{
+	ts_ctx *ctx = NULL;
+	ts_error err = { 0 };
+	int i, rc;
+
+	if (report)
+		return cli_usage_error("doctor", "--report and --login are separate runs");
+	if (p->npos < 1)
+		return cli_usage_error("doctor", "--login needs the token NAME: doctor NAME --login "
+				       "[imap|pop3|smtp]...");
+	if (ts_name_check(p->pos[0], &err) != TS_OK)
+		return cli_err_ts(NULL, "doctor", &err);
+	for (i = 1; i < p->npos; i++)
+		if (strcmp(p->pos[i], "imap") != 0 && strcmp(p->pos[i], "pop3") != 0 &&
+		    strcmp(p->pos[i], "smtp") != 0)
+			return cli_usage_error("doctor", "--login takes imap, pop3 or smtp, not '%s'",
+					       p->pos[i]);
+	if ((rc = cli_ctx_open(&ctx, g, 0, p->pos[0])) != CLI_EXIT_OK)
+		return rc;
+	problems = 0;
+	rc = doctor_login(g, ctx, p->pos[0], p->pos + 1, p->npos - 1);
+	printf("%s\n", rc || problems ? "some logins failed; see the PROBLEM lines" : "all logins succeeded");
+	ts_ctx_close(ctx);
+	return fflush(stdout) == 0 && rc == 0 && problems == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
 int cmd_doctor(const cli_global *g, int argc, char **argv)
 {
-	static const cli_opt opts[] = { { "report", 0, false, 1 }, { NULL, 0, false, 0 } };
+	static const cli_opt opts[] = {
+		{ "report", 0, false, 1 },
+		{ "login", 0, false, 2 },
+		{ NULL, 0, false, 0 },
+	};
 	cli_parser p;
-	bool report = false;
+	bool report = false, login = false;
 	ts_ctx *ctx = NULL;
 	ts_open_opts o;
 	ts_error err = { 0 };
@@ -572,12 +603,21 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 
 	if (cli_parser_init(&p, "doctor", argc, argv, opts) != 0)
 		return cli_err(NULL, "out of memory");
-	while ((id = cli_parser_next(&p)) > 0)
-		report = true;
+	while ((id = cli_parser_next(&p)) > 0) {
+		if (id == 1)
+			report = true;
+		else
+			login = true;
+	}
 	if ((rc = cli_parser_done(id)) != CLI_GO_ON)
 		goto cleanup;
+	if (login) {
+		rc = doctor_login_cmd(g, &p, report);
+		goto cleanup;
+	}
 	if (p.npos > 0) {
-		rc = cli_usage_error("doctor", "unexpected argument '%s'", p.pos[0]);
+		rc = cli_usage_error("doctor", "unexpected argument '%s' (a token NAME goes with "
+				     "--login)", p.pos[0]);
 		goto cleanup;
 	}
 	problems = 0;
@@ -585,7 +625,7 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 	o.config_path = g->config_path;
 	o.store_dir = g->store_dir;
 	if (ts_ctx_open(&ctx, &o, &err) != TS_OK) {
-		check_bad("configuration and store", err.msg);
+		doctor_bad("configuration and store", err.msg);
 		ctx = NULL;
 	} else {
 		cfg = ts_ctx_config(ctx);
@@ -598,19 +638,19 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 			memset(&err, 0, sizeof err);
 			printf("checks\n");
 		}
-		check_ok("configuration", "%s", cfg->path ? cfg->path : "built-in defaults (no file)");
+		doctor_ok("configuration", "%s", cfg->path ? cfg->path : "built-in defaults (no file)");
 		check_store(ts_ctx_store_path(ctx));
 		if (ts_template_list(&tmpls, ts_ctx_templates_dir(ctx), &err) != TS_OK)
-			check_bad("templates", err.msg);
+			doctor_bad("templates", err.msg);
 		else if (tmpls.n == 0)
-			check_bad("templates", "the templates directory holds no template; set templates_dir or SASL_OAUTH2_TEMPLATES");
+			doctor_bad("templates", "the templates directory holds no template; set templates_dir or SASL_OAUTH2_TEMPLATES");
 		else {
 			char m[256];
 			snprintf(m, sizeof m, "%zu in %s", tmpls.n, ts_ctx_templates_dir(ctx));
-			check_ok("templates", "%s", m);
+			doctor_ok("templates", "%s", m);
 		}
 		if (ts_store_list(ts_ctx_store(ctx), &names, &err) != TS_OK)
-			check_bad("tokens", err.msg);
+			doctor_bad("tokens", err.msg);
 		for (i = 0; i < names.n; i++) {
 			ts_token_effective *eff = NULL;
 			ts_state *s = NULL;
@@ -618,14 +658,14 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 			snprintf(what, sizeof what, "token %s", names.v[i]);
 			memset(&err, 0, sizeof err);
 			if (ts_ctx_token_effective(&eff, ctx, names.v[i], &err) != TS_OK) {
-				check_bad(what, cli_unname(why, sizeof why, names.v[i], err.msg));
+				doctor_bad(what, cli_unname(why, sizeof why, names.v[i], err.msg));
 				continue;
 			}
 			if (ts_store_load_state(ts_ctx_store(ctx), names.v[i], &s, &err) != TS_OK &&
 			    err.code != TS_ENOTFOUND)
-				check_bad(what, cli_unname(why, sizeof why, names.v[i], err.msg));
+				doctor_bad(what, cli_unname(why, sizeof why, names.v[i], err.msg));
 			else
-				check_ok(what, "%s", s ? "configuration and state readable"
+				doctor_ok(what, "%s", s ? "configuration and state readable"
 					 : "configuration readable (not authorized yet)");
 			if (eff->token_url) {
 				size_t k;
@@ -644,11 +684,11 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
 
 			memset(&err, 0, sizeof err);
 			if (oa2_probe(&status, ctx, urls.v[i], &err) != TS_OK) {
-				check_bad("reachability", err.msg);
+				doctor_bad("reachability", err.msg);
 			} else {
 				char m[512];
 				snprintf(m, sizeof m, "%s (HTTP %ld)", urls.v[i], status);
-				check_ok("reachability", "%s", m);
+				doctor_ok("reachability", "%s", m);
 			}
 		}
 	}

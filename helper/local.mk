@@ -13,6 +13,8 @@ sasl_oauth2_SOURCES = \
 	helper/cmd_token.c \
 	helper/cmd_status.c \
 	helper/cmd_doctor.c \
+	helper/doctor_p.h \
+	helper/doctor_login.c \
 	helper/tls.h \
 	helper/tls.c \
 	helper/cmd_tunnel.c \

@@ -32,6 +32,7 @@ static const char usage_text[] =
 	"  export [NAME...] [--with-secrets] [-o FILE]\n"
 	"  import FILE|- [--overwrite] [--dry-run]\n"
 	"  doctor [--report]           checks plugin loading, store permissions, config, reachability\n"
+	"  doctor NAME --login [imap|pop3|smtp]...  real logins to the token's servers\n"
 	"  tunnel NAME HOST PORT [--protocol imap|pop3] [--tls implicit|starttls|none]\n"
 	"         [--mech XOAUTH2|OAUTHBEARER] [--user MAILBOX] [--idle-timeout S]\n"
 	"                              log in with TLS and hand a pre-authenticated IMAP/POP3\n"
@@ -203,6 +204,7 @@ static const char help_import[] =
 
 static const char help_doctor[] =
 	"Usage: sasl-oauth2 doctor [--report]\n"
+	"       sasl-oauth2 doctor NAME --login [imap|pop3|smtp]...\n"
 	"\n"
 	"Check the global configuration, the store directory and file permissions\n"
 	"(and that Postfix's mail_owner can write the store, when Postfix is\n"
@@ -213,7 +215,10 @@ static const char help_doctor[] =
 	"reachable. One line per check; exit 0 if all are fine, 1 otherwise.\n"
 	"  --report   first print a redacted report for a bug report: versions,\n"
 	"             configuration and tokens without any token, secret, client id\n"
-	"             or full mailbox\n";
+	"             or full mailbox\n"
+	"  --login    log in for real to token NAME's servers (all, or the protocols\n"
+	"             named) over TLS through libsasl2 and the plugin; one line per\n"
+	"             protocol with OK or the server's refusal\n";
 
 static const char help_tunnel[] =
 	"Usage: sasl-oauth2 tunnel NAME HOST PORT [--protocol imap|pop3]\n"

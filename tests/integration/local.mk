@@ -9,6 +9,7 @@ TESTS += \
 	tests/integration/test_postfix.sh \
 	tests/integration/test_herd.sh \
 	tests/integration/test_tunnel.sh \
+	tests/integration/test_doctor_login.sh \
 	tests/integration/test_valgrind.sh
 EXTRA_DIST += \
 	tests/integration/env.sh \
