@@ -58,6 +58,15 @@ grep -q "^sasl-oauth2 doctor report (redacted" "$T/report" && grep -q "^token wo
 	|| { not_ok "doctor --report content"; diag "$(cat "$T/report")"; }
 
 # ---------------------------------------------------------------- Postfix's mail_owner
+# A private Postfix configuration (postconf reads $MAIL_CONFIG), so the
+# check runs whether or not this machine's Postfix was ever configured.
+if [ -x /usr/sbin/postconf ] && id postfix >/dev/null 2>&1; then
+	mkdir -p "$T/postfix"
+	printf 'mail_owner = postfix\n' >"$T/postfix/main.cf"
+	: >"$T/postfix/master.cf"
+	MAIL_CONFIG="$T/postfix"
+	export MAIL_CONFIG
+fi
 if [ -x /usr/sbin/postconf ] && owner=$(/usr/sbin/postconf -h mail_owner 2>/dev/null) && id "$owner" >/dev/null 2>&1; then
 	SASL_PATH="$T/only" h doctor >"$T/out" 2>&1
 	if [ "$(id -u)" -eq 0 ]; then
@@ -79,6 +88,7 @@ else
 	ok "# SKIP Postfix (postconf) is not installed"
 	ok "# SKIP Postfix (postconf) is not installed"
 fi
+unset MAIL_CONFIG
 chmod 500 "$S"
 SASL_PATH="$T/only" h doctor >"$T/out" 2>&1; rc=$?
 chmod 700 "$S"
