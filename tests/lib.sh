@@ -9,6 +9,9 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${PYTHON3:=python3}"
 HELPER="$top_builddir/sasl-oauth2"
+# The same helper built with the test hooks: only it honours
+# SASL_OAUTH2_TEST_NOW (tests/testhooks.c).
+HELPER_TESTHOOKS="$top_builddir/tests/sasl-oauth2-test"
 PLUGIN_DIR="$top_builddir/plugin/.libs"
 export SASL_OAUTH2_TEMPLATES="$top_srcdir/templates"
 

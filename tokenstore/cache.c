@@ -169,7 +169,7 @@ int ts_cache_new(ts_cache **out, ts_error *err)
 	c->settle_ns = TS_CACHE_RACY_NS;
 	/* Tests that must see a stale cache if stamps were not compared set
 	 * this to 0, so that recent changes are not simply loaded again. */
-	if ((v = getenv("SASL_OAUTH2_TEST_CACHE_SETTLE_MS")) != NULL && *v != '\0')
+	if ((v = ts_test_getenv("SASL_OAUTH2_TEST_CACHE_SETTLE_MS")) != NULL && *v != '\0')
 		c->settle_ns = atoll(v) * 1000000;
 	c->test_clock = getenv("SASL_OAUTH2_TEST_NOW") != NULL;
 	*out = c;

@@ -69,9 +69,13 @@ struct ts_ctx {
 	ino_t root_ino;
 };
 
+/* The environment is not trusted in a set-uid or set-gid program (nor
+ * with other elevated rights, AT_SECURE): there it is the caller's, and
+ * would choose the store, configuration and templates read with the
+ * program's rights. libsasl2 ignores SASL_PATH there for the same reason. */
 static const char *env_nonempty(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 
 	return v && *v ? v : NULL;
 }

@@ -70,9 +70,21 @@ const char *ts_code_str(int code);
 void ts_wipe(void *p, size_t len);
 /* Wipe a NUL-terminated string and free it; NULL is fine. */
 void ts_free_secret(char *s);
-/* Current time in seconds since the epoch (overridable in tests through the
- * environment variable SASL_OAUTH2_TEST_NOW, an integer). */
+/* Current time in seconds since the epoch; in a test program (see
+ * ts_test_env) the environment variable SASL_OAUTH2_TEST_NOW, an integer,
+ * overrides it. */
 int64_t ts_now(void);
+
+/*
+ * Test hooks. Only test programs set ts_test_env (tests/testhooks.c does,
+ * from a constructor, in every test binary that needs it, the test build
+ * of the helper included): then the library reads its SASL_OAUTH2_TEST_*
+ * variables through it. Production programs and the plugin never set it,
+ * so no environment variable can move their clock or change their cache.
+ * ts_test_getenv returns NULL while the hook is unset.
+ */
+extern const char *(*ts_test_env)(const char *name);
+const char *ts_test_getenv(const char *name);
 
 typedef struct ts_strlist {
 	char **v;

@@ -35,9 +35,17 @@ void ts_free_secret(char *s)
 	free(s);
 }
 
+const char *(*ts_test_env)(const char *name);
+
+const char *ts_test_getenv(const char *name)
+{
+	return ts_test_env != NULL ? ts_test_env(name) : NULL;
+}
+
 int64_t ts_now(void)
 {
-	const char *env = getenv("SASL_OAUTH2_TEST_NOW");
+	/* Only test programs can move the clock (see ts_test_env). */
+	const char *env = ts_test_getenv("SASL_OAUTH2_TEST_NOW");
 
 	if (env != NULL && *env != '\0') {
 		char *end;

@@ -27,3 +27,11 @@ check_PROGRAMS += tests/cli/sasl-oauth2-freecheck
 tests_cli_sasl_oauth2_freecheck_SOURCES = $(sasl_oauth2_SOURCES) tests/cli/freecheck.c
 tests_cli_sasl_oauth2_freecheck_CFLAGS = $(sasl_oauth2_CFLAGS)
 tests_cli_sasl_oauth2_freecheck_LDADD = $(sasl_oauth2_LDADD)
+
+# The helper built with the test hooks (tests/testhooks.c): the tests that
+# move the clock with SASL_OAUTH2_TEST_NOW run it; the installed helper
+# ignores that variable.
+check_PROGRAMS += tests/sasl-oauth2-test
+tests_sasl_oauth2_test_SOURCES = $(sasl_oauth2_SOURCES) tests/testhooks.c
+tests_sasl_oauth2_test_CFLAGS = $(sasl_oauth2_CFLAGS)
+tests_sasl_oauth2_test_LDADD = $(sasl_oauth2_LDADD)

@@ -4,6 +4,8 @@
 # only same-name tokens, --dry-run, and broken documents refused with
 # file:line and the store left byte for byte as it was.
 . "$top_srcdir/tests/lib.sh"
+# The clock is moved with SASL_OAUTH2_TEST_NOW: the helper with the test hooks.
+HELPER=$HELPER_TESTHOOKS
 
 A="$T/store-a"
 B="$T/store-b"

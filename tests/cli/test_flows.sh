@@ -7,6 +7,8 @@
 # notify_command on invalid_grant, and server faults (hang with a short
 # http_timeout, 500, malformed, oversized) leaving the state unchanged.
 . "$top_srcdir/tests/lib.sh"
+# The clock is moved with SASL_OAUTH2_TEST_NOW: the helper with the test hooks.
+HELPER=$HELPER_TESTHOOKS
 . "$top_srcdir/tests/server/server.sh"
 
 # --device-expires bounds a device flow that would otherwise wait 10 minutes

@@ -5,6 +5,10 @@
 # refused command must print exactly one line on stderr, exit non-zero and
 # leave the store byte for byte as it was.
 . "$top_srcdir/tests/lib.sh"
+# The clock is moved with SASL_OAUTH2_TEST_NOW: the helper with the test
+# hooks; $PROD_HELPER is the one that gets installed.
+PROD_HELPER=$HELPER
+HELPER=$HELPER_TESTHOOKS
 
 S="$T/store"
 h() { "$HELPER" --store "$S" "$@"; }
@@ -177,6 +181,12 @@ SASL_OAUTH2_TEST_NOW=$NOW h status work >"$T/out"; rc=$?
 SASL_OAUTH2_TEST_NOW=$((NOW + 7200)) h status work >"$T/out"; rc=$?
 [ $rc -eq 0 ] && grep -q "^work: ok" "$T/out" && ok "expired but refreshable access token is fine: exit 0" \
 	|| { not_ok "refreshable rc=$rc"; diag "$(cat "$T/out")"; }
+# The installed helper's clock is the real one (before 2033, when the
+# cached token expires): the variable is ignored, the token handed out.
+SASL_OAUTH2_TEST_NOW=$((NOW + 7200)) "$PROD_HELPER" --store "$S" token work >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$T/out")" = "at-cached-1" ] &&
+	ok "the installed helper ignores SASL_OAUTH2_TEST_NOW (only test builds move the clock)" ||
+	{ not_ok "the installed helper ignores SASL_OAUTH2_TEST_NOW (exit $rc)"; diag "$(cat "$T/err")"; }
 for c in "list" "show work" "status --json"; do
 	# shellcheck disable=SC2086
 	SASL_OAUTH2_TEST_NOW=$NOW h $c >"$T/out" 2>&1

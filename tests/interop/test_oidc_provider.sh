@@ -14,6 +14,7 @@
 # (SASL_OAUTH2_NPM_CACHE, default ~/.cache/sasl-oauth2-interop) and reused;
 # the script skips only when node/npm are missing or the install fails.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/cli/store.sh"
 
 # 8.x: the newest line that supports Node 18/20 (9.x wants Node 22).
 OIDC_PROVIDER_VERSION=8.8.1
@@ -469,17 +470,16 @@ else
 	[ "$introspections" -ge 2 ] && ok "Dovecot authenticated to the introspection endpoint ($introspections requests)" ||
 		not_ok "Dovecot's introspection requests ($introspections)"
 
-	# The plugin refreshes a due token itself: a clock two hours ahead makes
-	# the cached access token expired; the provider rotates the refresh
-	# token and the plugin must store the new one.
+	# The plugin refreshes a due token itself: the cached access token is
+	# made expired in the state file (the plugin's clock cannot be moved);
+	# the provider rotates the refresh token and the plugin must store the
+	# new one.
 	r_old=$(sfield basic refresh_token)
 	a_old=$(sfield basic access_token)
 	n0=$(plog_count '"path":"/token","grant_type":"refresh_token","status":200')
-	SASL_OAUTH2_TEST_NOW=$(( $(date +%s) + 7200 ))
-	export SASL_OAUTH2_TEST_NOW
+	state_expire "$STORE/basic.state"
 	dovecot_log_mark
 	imap_cmds | cyrus_client "$IMTEST" "$IMAP_PORT" XOAUTH2 "$T/imap-refresh.out" -w basic -o "oauth2_store=$STORE"; rc=$?
-	unset SASL_OAUTH2_TEST_NOW
 	r_new=$(sfield basic refresh_token)
 	if [ $rc -eq 0 ] && [ "$(plog_count '"path":"/token","grant_type":"refresh_token","status":200')" -eq $((n0 + 1)) ] &&
 	   [ "$(sfield basic access_token)" != "$a_old" ] && [ "$r_new" != "$r_old" ] &&

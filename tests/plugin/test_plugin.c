@@ -16,7 +16,8 @@
  *                               with TEST_PLUGIN_SETUID=UID it then takes
  *                               that uid and gid, as Postfix's smtp does;
  *                               TEST_PLUGIN_LOGINS=N logs in N times in
- *                               the one process
+ *                               the one process; TEST_PLUGIN_ENV_STORE=DIR
+ *                               puts DIR in SASL_OAUTH2_STORE
  *   test_plugin threads STORE CONFIG AUTHNAME N
  *                               N threads log in at once (XOAUTH2); prints
  *                               each initial response, exits 0 when all
@@ -1550,6 +1551,8 @@ static int run_login(int argc, char **argv)
 
 	g_store = argv[2];
 	g_config = argv[3][0] ? argv[3] : NULL;
+	if (getenv("TEST_PLUGIN_ENV_STORE") != NULL)
+		setenv("SASL_OAUTH2_STORE", getenv("TEST_PLUGIN_ENV_STORE"), 1);
 	if (sasl_client_init(global_cbs) != SASL_OK)
 		return 2;
 	if (getenv("TEST_PLUGIN_CHROOT") != NULL &&

@@ -6,6 +6,8 @@
 # smtp does exactly this); the helper runs as root. Neither may read the
 # file, so nothing reaches the token endpoint; once the file belongs to the
 # store's owner both work, and what root writes belongs to that owner.
+# Last, a set-uid-root client run by nobody: the caller's environment
+# (SASL_OAUTH2_STORE naming nobody's store) is not trusted.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
@@ -89,4 +91,32 @@ fi
 owners=$(stat -c '%u %a' "$store/hc.state" "$store/hc.lock" 2>/dev/null | sort -u | tr '\n' ' ')
 [ "$owners" = "$nobody 600 " ] && ok "files root wrote in the store belong to its owner, 0600" ||
 	not_ok "files root wrote in the store belong to its owner, 0600 (got: $owners)"
+
+# ---- a set-uid-root client run by nobody ignores SASL_OAUTH2_STORE
+for n in legit evil; do
+	d="$T/$n-store"
+	mkdir -m 700 "$d"
+	cat >"$d/t.yaml" <<EOY
+name: t
+template: generic
+user: t@example.test
+client_id: public-client
+client_auth: none
+token_url: $OAUTH_URL/token
+auth_url: $OAUTH_URL/authorize
+EOY
+	printf '{"access_token": "at-%s", "token_type": "Bearer", "expires_at": 4000000000, "generation": 1}\n' "$n" >"$d/t.state"
+done
+chown -R $nobody:$nobody "$T/evil-store"
+printf 'templates_dir: %s/templates\n' "$top_srcdir" >"$T/suid.conf"
+chmod 644 "$T/suid.conf"
+cp "$prog" "$T/suid-client" && chmod 4755 "$T/suid-client"
+setpriv --reuid=$nobody --regid=$nobody --clear-groups env TEST_PLUGIN_ENV_STORE="$T/evil-store" \
+	"$T/suid-client" login "$T/legit-store" "$T/suid.conf" t >"$T/s1.out" 2>"$T/s1.err"; rc=$?
+if [ $rc -eq 0 ] && grep -q "auth=Bearer at-legit" "$T/s1.out"; then
+	ok "set-uid client: SASL_OAUTH2_STORE from the caller is ignored (secure_getenv)"
+else
+	not_ok "set-uid client: SASL_OAUTH2_STORE from the caller is ignored (exit $rc)"
+	diag "$(cat "$T/s1.out" "$T/s1.err")"
+fi
 done_testing

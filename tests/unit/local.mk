@@ -37,13 +37,13 @@ tests_unit_test_store_LDADD = libtokenstore.la
 tests_unit_test_export_SOURCES = tests/unit/test_export.c
 tests_unit_test_export_CPPFLAGS = $(ts_unit_cppflags)
 tests_unit_test_export_LDADD = libtokenstore.la
-tests_unit_test_ctx_SOURCES = tests/unit/test_ctx.c
+tests_unit_test_ctx_SOURCES = tests/unit/test_ctx.c tests/testhooks.c
 tests_unit_test_ctx_CPPFLAGS = $(ts_unit_cppflags)
 tests_unit_test_ctx_LDADD = libtokenstore.la
 tests_unit_test_root_SOURCES = tests/unit/test_root.c
 tests_unit_test_root_CPPFLAGS = $(ts_unit_cppflags)
 tests_unit_test_root_LDADD = libtokenstore.la
-tests_unit_test_cache_SOURCES = tests/unit/test_cache.c
+tests_unit_test_cache_SOURCES = tests/unit/test_cache.c tests/testhooks.c
 tests_unit_test_cache_CPPFLAGS = $(ts_unit_cppflags)
 tests_unit_test_cache_LDADD = libtokenstore.la
 # test_cache runs the helper as the other process.
