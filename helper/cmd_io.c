@@ -1,8 +1,9 @@
 /*
  * cmd_io.c - export and import of token configurations as one YAML
  * document (backup and migration). Import checks the whole document before
- * it changes anything, so a refused import leaves the store byte for byte
- * as it was.
+ * it changes anything (the same checks for --dry-run, template changes
+ * included), so a refused import leaves the store byte for byte as it was;
+ * a write that fails half way (a full disk) puts back what was written.
  */
 #include "config.h"
 
@@ -137,6 +138,129 @@ cleanup:
 /* What import does with one entry. */
 enum action { ACT_ADD, ACT_REPLACE, ACT_SKIP };
 
+/* One entry's plan, and what it replaces (to put it back on failure). */
+typedef struct import_step {
+	enum action act;
+	ts_token_config *old_config;    /* ACT_REPLACE: the saved configuration */
+	ts_state *old_state;            /* and its state; NULL when it had none */
+} import_step;
+
+static void steps_free(import_step *st, size_t n)
+{
+	for (size_t k = 0; st != NULL && k < n; k++) {
+		ts_token_config_free(st[k].old_config);
+		ts_state_free(st[k].old_state);
+	}
+	free(st);
+}
+
+/* "cannot import: FILE:LINE:COL: token 'NAME': WHY; nothing was imported". */
+static int entry_refused(const char *origin, const ts_export_entry *e, const char *why)
+{
+	/* The library's message usually names the token already. */
+	if (strncmp(why, "token '", 7) == 0)
+		return cli_err(NULL, "cannot import: %s:%d:%d: %s; nothing was imported", origin, e->line,
+			       e->column, why);
+	return cli_err(NULL, "cannot import: %s:%d:%d: token '%s': %s; nothing was imported", origin,
+		       e->line, e->column, e->config->name ? e->config->name : "?", why);
+}
+
+/*
+ * Phase 1, the same for --dry-run and a real import: every check that the
+ * store would make while writing is made here, so that a refusal changes
+ * nothing and the dry run predicts it. CLI_EXIT_OK, or the error printed.
+ */
+static int import_plan(import_step *st, ts_ctx *ctx, const ts_export *doc, const char *origin,
+		       bool overwrite)
+{
+	ts_store *store = ts_ctx_store(ctx);
+	ts_error err = { 0 };
+	char why[TS_ERRMSG_MAX + 128];
+
+	for (size_t k = 0; k < doc->n; k++) {
+		const ts_export_entry *e = &doc->v[k];
+		const char *name = e->config->name;
+		int rc;
+
+		memset(&err, 0, sizeof err);
+		if (ts_token_config_check(ctx, e->config, &err) != TS_OK)
+			return entry_refused(origin, e, err.msg);
+		rc = ts_store_load_config(store, name, &st[k].old_config, &err);
+		if (rc == TS_ENOTFOUND) {
+			st[k].act = ACT_ADD;
+			continue;
+		}
+		if (!overwrite) {
+			/* Present (even if unreadable): left alone. */
+			st[k].act = ACT_SKIP;
+			continue;
+		}
+		st[k].act = ACT_REPLACE;
+		if (rc != TS_OK) {
+			snprintf(why, sizeof why, "the token in the store cannot be read, so it cannot be replaced: %s", err.msg);
+			return entry_refused(origin, e, why);
+		}
+		if (strcmp(st[k].old_config->template_name ? st[k].old_config->template_name : "",
+			   e->config->template_name ? e->config->template_name : "") != 0) {
+			snprintf(why, sizeof why,
+				 "field 'template' is permanent: the saved token uses '%s', not '%s'; remove the token first (sasl-oauth2 remove %s) and import again",
+				 st[k].old_config->template_name ? st[k].old_config->template_name : "",
+				 e->config->template_name ? e->config->template_name : "", name);
+			return entry_refused(origin, e, why);
+		}
+		rc = ts_store_load_state(store, name, &st[k].old_state, &err);
+		if (rc != TS_OK && rc != TS_ENOTFOUND) {
+			snprintf(why, sizeof why, "the state in the store cannot be read, so it cannot be replaced: %s", err.msg);
+			return entry_refused(origin, e, why);
+		}
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Save `s` as the state of `name` under the token's lock. */
+static int save_state_locked(ts_ctx *ctx, const char *name, ts_state *s, ts_error *err)
+{
+	ts_store *store = ts_ctx_store(ctx);
+	ts_lock *lk = NULL;
+	int rc;
+
+	if ((rc = ts_store_lock(store, name, ts_lock_wait_ms(ts_ctx_config(ctx)), &lk, err)) != TS_OK)
+		return rc;
+	rc = ts_store_save_state(store, name, s, err);
+	ts_store_unlock(store, lk);
+	return rc;
+}
+
+/* Write one entry. */
+static int import_apply(ts_ctx *ctx, const ts_export_entry *e, ts_error *err)
+{
+	int rc;
+
+	if ((rc = ts_store_save_config(ts_ctx_store(ctx), e->config, err)) != TS_OK)
+		return rc;
+	return e->state ? save_state_locked(ctx, e->config->name, e->state, err) : TS_OK;
+}
+
+/* Put entry k back as it was: an added token goes, a replaced one gets its
+ * configuration and state again (a state it did not have goes with a
+ * remove and a new save of the configuration). */
+static int import_undo(ts_ctx *ctx, const ts_export_entry *e, const import_step *st, ts_error *err)
+{
+	ts_store *store = ts_ctx_store(ctx);
+	int rc;
+
+	if (st->act == ACT_ADD) {
+		rc = ts_store_remove(store, e->config->name, err);
+		return rc == TS_ENOTFOUND ? TS_OK : rc;
+	}
+	if (st->old_state == NULL && e->state != NULL &&
+	    (rc = ts_store_remove(store, e->config->name, err)) != TS_OK && rc != TS_ENOTFOUND)
+		return rc;
+	if ((rc = ts_store_save_config(store, st->old_config, err)) != TS_OK)
+		return rc;
+	return st->old_state ? save_state_locked(ctx, e->config->name, st->old_state, err) : TS_OK;
+}
+
 int cmd_import(const cli_global *g, int argc, char **argv)
 {
 	static const cli_opt opts[] = {
@@ -152,7 +276,7 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 	ts_error err = { 0 };
 	char *text = NULL;
 	size_t len = 0, k, added = 0, replaced = 0, skipped = 0;
-	enum action *act = NULL;
+	import_step *st = NULL;
 	const char *path, *origin;
 
 	if (cli_parser_init(&p, "import", argc, argv, opts) != 0)
@@ -182,74 +306,51 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 	if ((rc = cli_ctx_open(&ctx, g, dry_run ? 0 : TS_STORE_CREATE, NULL)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = CLI_EXIT_FAIL;
-	act = calloc(doc->n + 1, sizeof *act);
-	if (!act) {
+	if ((st = calloc(doc->n + 1, sizeof *st)) == NULL) {
 		rc = cli_err(NULL, "out of memory");
 		goto cleanup;
 	}
 	/* Phase 1: check everything; the store is not touched. */
-	for (k = 0; k < doc->n; k++) {
-		const ts_export_entry *e = &doc->v[k];
-		ts_token_config *old = NULL;
+	if ((rc = import_plan(st, ctx, doc, origin, overwrite)) != CLI_EXIT_OK)
+		goto cleanup;
+	rc = CLI_EXIT_FAIL;
+	/* Phase 2: apply; a failure (a full disk, a lock held too long) puts
+	 * back what was done, so the import is all or nothing. */
+	for (k = 0; k < doc->n && !dry_run; k++) {
+		const char *name = doc->v[k].config->name;
+		ts_error uerr = { 0 };
+		size_t j;
 
-		memset(&err, 0, sizeof err);
-		if (ts_token_config_check(ctx, e->config, &err) != TS_OK) {
-			/* The library's message usually names the token already. */
-			if (strncmp(err.msg, "token '", 7) == 0)
-				rc = cli_err(NULL, "cannot import: %s:%d:%d: %s; nothing was imported",
-					     origin, e->line, e->column, err.msg);
-			else
-				rc = cli_err(NULL, "cannot import: %s:%d:%d: token '%s': %s; nothing was imported",
-					     origin, e->line, e->column,
-					     e->config->name ? e->config->name : "?", err.msg);
-			goto cleanup;
-		}
-		if (ts_store_load_config(ts_ctx_store(ctx), e->config->name, &old, &err) == TS_OK ||
-		    (err.code != TS_ENOTFOUND && err.code != TS_OK)) {
-			/* Present (even if unreadable): replace only when asked. */
-			act[k] = overwrite ? ACT_REPLACE : ACT_SKIP;
-		} else {
-			act[k] = ACT_ADD;
-		}
-		ts_token_config_free(old);
+		if (st[k].act == ACT_SKIP || import_apply(ctx, &doc->v[k], &err) == TS_OK)
+			continue;
+		for (j = k + 1; j-- > 0;)
+			if (st[j].act != ACT_SKIP && import_undo(ctx, &doc->v[j], &st[j], &uerr) != TS_OK)
+				break;
+		if (uerr.code != TS_OK)
+			rc = cli_err(name, "import failed: %s; putting back the entries before it failed too (%s): check the store with: %s list",
+				     err.msg, uerr.msg, CLI_PROG);
+		else
+			rc = cli_err(name, "import failed: %s; the store was put back as it was, nothing was imported",
+				     err.msg);
+		goto cleanup;
 	}
-	/* Phase 2: apply (or say what would be done). */
 	for (k = 0; k < doc->n; k++) {
 		const ts_export_entry *e = &doc->v[k];
 		const char *name = e->config->name;
-		const char *verb = act[k] == ACT_ADD ? "add" : act[k] == ACT_REPLACE ? "replace" : "skip";
 
-		if (act[k] == ACT_SKIP) {
+		if (st[k].act == ACT_SKIP) {
 			printf("%s %s: token '%s' exists (use --overwrite to replace it)\n",
 			       dry_run ? "would skip" : "skipped", name, name);
 			skipped++;
 			continue;
 		}
-		if (dry_run) {
-			printf("would %s %s%s\n", verb, name, e->state ? " (with state)" : "");
-		} else {
-			if (ts_store_save_config(ts_ctx_store(ctx), e->config, &err) != TS_OK) {
-				rc = cli_err_ts(name, "import failed", &err);
-				goto cleanup;
-			}
-			if (e->state) {
-				ts_lock *lk = NULL;
-
-				if (ts_store_lock(ts_ctx_store(ctx), name, ts_lock_wait_ms(ts_ctx_config(ctx)), &lk, &err) != TS_OK) {
-					rc = cli_err_ts(name, "import of the state failed", &err);
-					goto cleanup;
-				}
-				if (ts_store_save_state(ts_ctx_store(ctx), name, e->state, &err) != TS_OK) {
-					ts_store_unlock(ts_ctx_store(ctx), lk);
-					rc = cli_err_ts(name, "import of the state failed", &err);
-					goto cleanup;
-				}
-				ts_store_unlock(ts_ctx_store(ctx), lk);
-			}
-			printf("%s %s%s\n", act[k] == ACT_ADD ? "added" : "replaced", name,
+		if (dry_run)
+			printf("would %s %s%s\n", st[k].act == ACT_ADD ? "add" : "replace", name,
 			       e->state ? " (with state)" : "");
-		}
-		if (act[k] == ACT_ADD)
+		else
+			printf("%s %s%s\n", st[k].act == ACT_ADD ? "added" : "replaced", name,
+			       e->state ? " (with state)" : "");
+		if (st[k].act == ACT_ADD)
 			added++;
 		else
 			replaced++;
@@ -258,7 +359,7 @@ int cmd_import(const cli_global *g, int argc, char **argv)
 	       added, replaced, skipped);
 	rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 cleanup:
-	free(act);
+	steps_free(st, doc ? doc->n : 0);
 	ts_export_free(doc);
 	ts_free_secret(text);
 	ts_ctx_close(ctx);

@@ -14,7 +14,8 @@ check_LTLIBRARIES += tests/cli/failwrite.la
 tests_cli_failwrite_la_SOURCES = tests/cli/failwrite.c
 tests_cli_failwrite_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 tests_cli_failwrite_la_LIBADD = -ldl
-TESTS += tests/cli/test_write_fail.sh tests/cli/test_crash.sh tests/cli/test_lock_wait.sh
+TESTS += tests/cli/test_write_fail.sh tests/cli/test_crash.sh tests/cli/test_lock_wait.sh \
+	tests/cli/test_import_atomic.sh
 EXTRA_DIST += tests/cli/crash_loop.py tests/cli/store.sh
 TESTS += tests/cli/test_hostile_yaml.sh
 EXTRA_DIST += tests/cli/hostile_yaml.py tests/cli/rusage.py
