@@ -155,7 +155,7 @@ BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize pasted --no
 pid=$!
 exec 3>"$T/fifo"
 i=0
-while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
 loc=$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "$url")
 printf '%s\n' "$loc" >&3
