@@ -271,7 +271,10 @@ int ts_token_resolve_tpl(ts_token_effective **out, const ts_token_config *c, con
 	e->flow = c->flow ? c->flow : t->flow ? t->flow : TS_FLOW_AUTHORIZATION_CODE;
 	e->validity = c->validity ? c->validity : TS_VALIDITY_VALID;
 	e->notify = c->notify_set ? c->notify : TS_NOTIFY_ALL;
-	e->refresh_margin = c->refresh_margin >= 0 ? c->refresh_margin : global_margin;
+	/* A template's margin is a floor under the global one (Microsoft's
+	 * HVE refuses tokens expiring within 10 minutes); a token's own wins. */
+	e->refresh_margin = c->refresh_margin >= 0 ? c->refresh_margin :
+			    global_margin > t->refresh_margin ? global_margin : t->refresh_margin;
 	e->refresh_token_rotates = t->refresh_token_rotates;
 	if (ts_strlist_copy(&e->scope, c->scope_set ? &c->scope : e->flow == TS_FLOW_CLIENT_CREDENTIALS &&
 			    t->client_credentials_scope.n > 0 ? &t->client_credentials_scope : &t->scope) != TS_OK ||

@@ -89,7 +89,7 @@ static int tpl_scopes(ts_template *t, ts_ydoc *d, yaml_node_t *map, ts_error *er
 }
 
 static const char tpl_keys[] =
-	"name, description, auth_url, token_url, device_url, revoke_url, redirect_uri, issuer, scope, scopes, client_credentials_scope, servers, hosts, client_auth, flow, refresh_token_rotates, default_tenant, auth_params";
+	"name, description, auth_url, token_url, device_url, revoke_url, redirect_uri, issuer, scope, scopes, client_credentials_scope, servers, hosts, client_auth, flow, refresh_margin, refresh_token_rotates, default_tenant, auth_params";
 
 static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error *err)
 {
@@ -146,6 +146,8 @@ static int tpl_from_doc(ts_template *t, ts_ydoc *d, const char *expect, ts_error
 			rc = ts_yget_strlist(&t->client_credentials_scope, d, v, key, true, err);
 		else if (strcmp(key, "auth_params") == 0)
 			rc = ts_yget_kvmap(&t->auth_params, d, v, key, err);
+		else if (strcmp(key, "refresh_margin") == 0)
+			rc = ts_yget_long(&t->refresh_margin, d, v, key, 0, 31536000, err);
 		else if (strcmp(key, "refresh_token_rotates") == 0)
 			rc = ts_yget_bool(&t->refresh_token_rotates, d, v, key, err);
 		else if (strcmp(key, "client_auth") == 0)

@@ -250,6 +250,7 @@ typedef struct ts_template {
 	ts_strlist hosts;           /* server host patterns a token may be sent to */
 	ts_strlist client_credentials_scope; /* scope of flow client_credentials */
 	char *issuer;               /* endpoints discovered from it at `add` */
+	long refresh_margin;        /* at least this margin (seconds); 0: none */
 } ts_template;
 
 /* Load template `name` from directory `dir` (file <dir>/<name>.yaml).

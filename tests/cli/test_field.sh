@@ -284,6 +284,20 @@ advice "an unknown AADSTS code keeps the generic hint" 400 invalid_grant \
 	"a new consent is needed (sasl-oauth2 authorize)"
 grep -q "AADSTS9999999" "$T/err" && ok "the provider's description stays in the line" || not_ok "description lost"
 
+# ---------------------------------------------------------------- HVE: refresh_margin
+# Microsoft's HVE host refuses tokens expiring within 10 minutes: the
+# microsoft-organizations template's margin (900 s) is a floor under the
+# global one; a token's own margin still wins.
+h show deleg | grep -q '^refresh_margin  *900 s$' && ok "microsoft-organizations: refresh_margin 900 s for HVE" \
+	|| { not_ok "template margin"; diag "$(h show deleg)"; }
+printf 'refresh_margin: 1200\n' >"$T/margin.conf"
+"$HELPER" --store "$S" --config "$T/margin.conf" show deleg | grep -q '^refresh_margin  *1200 s$' \
+	&& ok "a larger global refresh_margin is kept" || not_ok "global 1200"
+h edit deleg --set refresh_margin=60 >/dev/null 2>&1
+h show deleg | grep -q '^refresh_margin  *60 s$' && ok "a token's own refresh_margin wins over the template's" \
+	|| not_ok "token margin"
+h show gredir | grep -q '^refresh_margin  *300 s$' && ok "google keeps the global default (300 s)" || not_ok "google margin"
+
 # ---------------------------------------------------------------- notify_timeout
 # A hung notify_command (and what it started) is stopped after
 # notify_timeout seconds; status still answers.

@@ -169,8 +169,9 @@ int main(void)
 				  "default tenant substituted");
 			tap_ok(eff->client_auth == TS_CLIENT_AUTH_NONE, "no secret: public client");
 			tap_ok(eff->validity == TS_VALIDITY_VALID && eff->notify == TS_NOTIFY_ALL &&
-				       eff->refresh_margin == 300 && eff->refresh_token_rotates,
-			       "defaults: valid, notify all, global margin, rotation");
+				       eff->refresh_margin == 900 && eff->refresh_token_rotates,
+			       "defaults: valid, notify all, the template's margin (900 s, HVE) "
+			       "over the global 300 s, rotation");
 			tap_ok(eff->flow == TS_FLOW_AUTHORIZATION_CODE, "flow from template");
 		} else {
 			tap_diag("%s", e.msg);
