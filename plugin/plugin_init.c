@@ -102,6 +102,9 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 		snprintf(glob->open_msg, sizeof(glob->open_msg), "%s", err.msg);
 		return rc;
 	}
+	/* Refreshes need libcurl: load it now, before a chroot hides it. */
+	if (oa2_preload(&err) != TS_OK)
+		plug_ts_log(glob, TS_LOG_WARN, err.msg);
 	glob->open_code = TS_OK;
 	glob->open_msg[0] = '\0';
 	return TS_OK;

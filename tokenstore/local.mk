@@ -3,7 +3,8 @@
 noinst_LTLIBRARIES += libtokenstore.la
 libtokenstore_la_SOURCES = $(ts_core_sources) $(ts_oauth_sources)
 libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS) $(SSL_CFLAGS)
-libtokenstore_la_LIBADD = $(CURL_LIBS) $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS)
+# libcurl is not linked: curl_dl.c loads it when a URL or request needs it.
+libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS) $(DL_LIBS)
 
 ts_core_sources = \
 	tokenstore/tokenstore.h \

@@ -25,6 +25,12 @@ extern "C" {
  * (optional in RFC 6749 5.1); a server rejection refreshes it earlier. */
 #define OA2_DEFAULT_EXPIRES_IN 3600
 
+/* Load now what requests need (libcurl, otherwise loaded by the first URL
+ * parsed or request made: curl_dl.c). The plugin calls it when it opens
+ * its context, before the program may enter a chroot. TS_ERR saying why
+ * and what to do. */
+int oa2_preload(ts_error *err);
+
 /* ---------------------------------------------------------------------- */
 /* Memory that held secrets (wipe_alloc.c, oauth_http.c)                   */
 
@@ -41,8 +47,10 @@ char *ts_wipe_strdup(const char *s);
  * and receive buffers (which hold secrets and tokens) are wiped when
  * libcurl frees them. Only for a program that owns its process, called
  * before anything else uses libcurl: the helper. The plugin never calls
- * it; libcurl belongs to its host. Returns TS_OK, or TS_ERR when libcurl
- * was initialised already (then with the plain allocator) or failed.
+ * it; libcurl belongs to its host. libcurl is loaded when first needed
+ * (curl_dl.c) and initialised then, with this allocator. Returns TS_OK,
+ * or TS_ERR when libcurl was initialised already (with the plain
+ * allocator).
  */
 int oa2_global_init_wiping(void);
 

@@ -6,6 +6,8 @@ ts_oauth_sources = \
 	tokenstore/advice.c \
 	tokenstore/discovery.c \
 	tokenstore/wipe_alloc.c \
+	tokenstore/curl_dl_p.h \
+	tokenstore/curl_dl.c \
 	tokenstore/pkce.c \
 	tokenstore/jose.h \
 	tokenstore/jose.c \

@@ -23,11 +23,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "curl_dl_p.h"
 #include "jose.h"
 #include "oauth_http_p.h"
 
@@ -162,14 +162,19 @@ void oa2_sanitize(char *out, size_t outsz, const char *in, size_t inlen)
 	out[o] = '\0';
 }
 
+static int curl_ready(ts_error *err);
+
 void oa2_url_host(char *out, size_t outsz, const char *url)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	char *host = NULL, *port = NULL;
 
 	if (outsz == 0)
 		return;
 	snprintf(out, outsz, "(unparsable URL)");
+	if (curl_ready(NULL) != TS_OK)
+		return;
+	u = curl_url();
 	if (u == NULL || url == NULL)
 		goto cleanup;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
@@ -212,11 +217,11 @@ static int url_check(bool *out_http, const char *url, const char *what, const ch
 
 	msg_prefix(tk, sizeof(tk), token);
 	*out_http = false;
-	if (url == NULL || *url == '\0') {
-		rc = ts_error_set(err, TS_ECONFIG, "%sno %s URL is configured; "
-				  "set it in the token's configuration (sasl-oauth2 edit)", tk, what);
-		goto cleanup;
-	}
+	if (url == NULL || *url == '\0')
+		return ts_error_set(err, TS_ECONFIG, "%sno %s URL is configured; "
+				    "set it in the token's configuration (sasl-oauth2 edit)", tk, what);
+	if ((rc = curl_ready(err)) != TS_OK)
+		return rc;
 	u = curl_url();
 	if (u == NULL) {
 		rc = ts_error_set(err, TS_ENOMEM, "out of memory");
@@ -260,26 +265,44 @@ int oa2_url_allowed(const char *url, const char *what, const char *token, ts_err
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-static bool curl_wiping, curl_wiping_done;
+static bool curl_wiping, curl_inited;
 
 static void curl_init(void)
 {
+	curl_inited = true;
 	/* Never cleaned up: the plugin may be unloaded while the application
 	 * still uses libcurl itself. */
 	if (curl_wiping) {
 		curl_init_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, ts_wipe_malloc, ts_wipe_free,
 						    ts_wipe_realloc, ts_wipe_strdup, ts_wipe_calloc);
-		curl_wiping_done = curl_init_rc == CURLE_OK;
 	} else {
 		curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 	}
 }
 
+/* libcurl loaded and initialised before its first use: every libcurl
+ * allocation then goes through one allocator. */
+static int curl_ready(ts_error *err)
+{
+	int rc;
+
+	if ((rc = oa2_curl_load(err)) != TS_OK)
+		return rc;
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return ts_error_set(err, TS_ENET, "libcurl could not be initialised (%s)",
+				    curl_easy_strerror(curl_init_rc));
+	return TS_OK;
+}
+
 int oa2_global_init_wiping(void)
 {
+	/* libcurl is loaded when first needed (curl_dl.c): the allocator is
+	 * installed then, before libcurl allocates anything. */
+	if (curl_inited)
+		return TS_ERR;
 	curl_wiping = true;
-	pthread_once(&curl_once, curl_init);
-	return curl_wiping_done ? TS_OK : TS_ERR;
+	return TS_OK;
 }
 
 #ifdef SSL_OP_CLEANSE_PLAINTEXT
@@ -329,6 +352,8 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *ud)
 /* Wipe and free a header list that held an Authorization header. */
 static void slist_free_wiped(struct curl_slist *l)
 {
+	if (l == NULL)
+		return; /* also when libcurl never loaded */
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
 		if (p->data != NULL)
 			ts_wipe(p->data, strlen(p->data));
@@ -441,6 +466,8 @@ static int http_request(oa2_http_result *out, ts_ctx *ctx, const ts_token_effect
 	if ((rc = url_check(&http, url, what, token, err)) != TS_OK)
 		goto cleanup;
 
+	if ((rc = oa2_curl_load(err)) != TS_OK)
+		goto cleanup;
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
 		rc = ts_error_set(err, TS_ENET, "%slibcurl could not be initialised (%s)",

@@ -5,6 +5,7 @@ TESTS += \
 	tests/cli/test_flows.sh \
 	tests/cli/test_field.sh \
 	tests/cli/test_doctor.sh \
+	tests/cli/test_lazy_curl.sh \
 	tests/cli/test_loopback.sh \
 	tests/cli/test_tls_faults.sh
 EXTRA_DIST += tests/cli/loopback_hold.py
