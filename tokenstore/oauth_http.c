@@ -280,14 +280,18 @@ static void curl_init(void)
 	}
 }
 
-/* libcurl loaded and initialised before its first use: every libcurl
- * allocation then goes through one allocator. */
+/* libcurl loaded for parsing URLs; initialised first when the program
+ * asked for the wiping allocator, so that every libcurl allocation goes
+ * through it (else the global initialisation, and the memory OpenSSL's
+ * takes, waits for the first request). */
 static int curl_ready(ts_error *err)
 {
 	int rc;
 
 	if ((rc = oa2_curl_load(err)) != TS_OK)
 		return rc;
+	if (!curl_wiping)
+		return TS_OK;
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return ts_error_set(err, TS_ENET, "libcurl could not be initialised (%s)",
