@@ -171,7 +171,7 @@ int ts_cache_new(ts_cache **out, ts_error *err)
 	 * this to 0, so that recent changes are not simply loaded again. */
 	if ((v = ts_test_getenv("SASL_OAUTH2_TEST_CACHE_SETTLE_MS")) != NULL && *v != '\0')
 		c->settle_ns = atoll(v) * 1000000;
-	c->test_clock = getenv("SASL_OAUTH2_TEST_NOW") != NULL;
+	c->test_clock = ts_test_getenv("SASL_OAUTH2_TEST_NOW") != NULL;
 	*out = c;
 	return TS_OK;
 }
