@@ -654,9 +654,9 @@ static int cache_select(cache_tok **out, ts_ctx *ctx, ts_cache *c, const char *a
 	/* The password is only ever compared to names: it may be a real
 	 * password and must not reach a message. A name the current listing
 	 * lacks needs no look. */
-	if (password != NULL && *password != '\0' && ts_name_check(password, NULL) == TS_OK &&
+	if (password != NULL && *password != '\0' &&
 	    ((t = tok_find(c, password)) != NULL ||
-	     (!list_current(c) &&
+	     (!list_current(c) && ts_name_check(password, NULL) == TS_OK &&
 	      ts_store_stamp(st, TS_OBJ_CONFIG, password, &(ts_stamp){ 0 }, NULL) == TS_OK))) {
 		if (t == NULL && (t = tok_get(c, password)) == NULL)
 			return ts_enomem(err);
