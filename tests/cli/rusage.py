@@ -3,6 +3,7 @@
 #
 #   python3 rusage.py AS_MB TIMEOUT_S OUT -- COMMAND [ARGS...]
 #
+# AS_MB 0 sets no address-space limit.
 # OUT receives one line "rc MAXRSS_KB CPU_MS" (rc -9 when the timeout
 # killed it). The command's stdout and stderr pass through. The limit keeps
 # a regression from exhausting the machine; the figures are the bound the
@@ -16,8 +17,10 @@ cmd = sys.argv[5:] if sys.argv[4] == "--" else sys.argv[4:]
 
 
 def limit():
-    lim = as_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+    # 0: no address-space limit (ASan reserves terabytes of shadow).
+    if as_mb > 0:
+        lim = as_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
