@@ -40,15 +40,23 @@ const char *mech_port_of(const char *ipremoteport, char *buf, size_t bufsize)
 /* Length of `user` with ',' and '=' escaped. */
 static size_t escaped_len(const char *user)
 {
-	size_t n = 0;
+	size_t n = strlen(user);
+	const char *q;
 
-	for (; *user; user++)
-		n += (*user == ',' || *user == '=') ? 3 : 1;
+	/* Once per login: a mailbox rarely has either character. */
+	for (q = user; (q = strpbrk(q, ",=")) != NULL; q++)
+		n += 2;
 	return n;
 }
 
 static char *put_escaped(char *p, const char *user)
 {
+	if (strpbrk(user, ",=") == NULL) {
+		size_t n = strlen(user);
+
+		memcpy(p, user, n);
+		return p + n;
+	}
 	for (; *user; user++) {
 		if (*user == ',') {
 			memcpy(p, "=2C", 3);
