@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "ts_p.h"
 
@@ -722,12 +723,22 @@ int ts_global_config_load(ts_global_config **out, const char *path, ts_error *er
 {
 	char *buf = NULL;
 	size_t len = 0;
+	struct stat st;
 	int rc;
 
 	*out = NULL;
-	rc = ts_file_read_st(&buf, &len, NULL, AT_FDCWD, NULL, path, TS_FILE_MAX, false, false, err);
+	rc = ts_file_read_st(&buf, &len, &st, AT_FDCWD, NULL, path, TS_FILE_MAX, false, false, err);
 	if (rc != TS_OK)
 		return rc;
+	/* It chooses the store and names a command to run (notify_command):
+	 * only the caller or root may own it. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = ts_error_set(err, TS_EPERM,
+				  "configuration file %s is owned by uid %ld, not by you (uid %ld) or root, and it chooses the store and a command to run; fix: chown %ld %s",
+				  path, (long)st.st_uid, (long)geteuid(), (long)geteuid(), path);
+		ts_free_secret(buf);
+		return rc;
+	}
 	rc = global_parse(out, buf, len, path, err);
 	ts_free_secret(buf);
 	return rc;

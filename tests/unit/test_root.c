@@ -258,5 +258,26 @@ int main(void)
 		tap_diag("chown store: %s", strerror(errno));
 	test_secret_files();
 	test_lock_files();
+	{
+		/* The global configuration of another user is not root's. */
+		char other[700];
+		ts_open_opts o;
+		ts_ctx *ctx = NULL;
+		ts_error e;
+		int rc;
+
+		snprintf(other, sizeof(other), "%s/nobody.conf", tmp);
+		write_as(other, "refresh_margin: 60\n", 0644, OWNER);
+		memset(&o, 0, sizeof(o));
+		memset(&e, 0, sizeof(e));
+		o.store_dir = store;
+		o.config_path = other;
+		o.templates_dir = tdir;
+		rc = ts_ctx_open(&ctx, &o, &e);
+		if (!tap_ok(rc == TS_EPERM && unit_has(e.msg, "owned by uid 65534") && unit_has(e.msg, "chown 0"),
+			    "a configuration file owned by another user is refused"))
+			tap_diag("  rc %d: %s", rc, e.msg);
+		ts_ctx_close(ctx);
+	}
 	return tap_done();
 }
