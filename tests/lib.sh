@@ -2,7 +2,8 @@
 #
 # Source it from a test script:  . "$top_srcdir/tests/lib.sh"
 # It sets up a private temporary directory ($T) removed on exit, the built
-# helper ($HELPER) and TAP functions: ok, not_ok, check, skip_all, done_testing.
+# helper ($HELPER) and TAP functions: ok, not_ok, check, skip_all, done_testing,
+# and require_tool / tool_check for tests that need an installed tool.
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -45,6 +46,43 @@ check_fails() {
 }
 # Skip the whole script (only when a server truly cannot be installed).
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+# Missing tools. tools/install-deps installs every tool a test uses, so a
+# test skipped for a missing tool may hide a real failure. Strict mode turns
+# such a skip into a failure: tools/test sets SO2_REQUIRE_TOOLS=1 (unless
+# --allow-missing), and CI=true does the same.
+tools_strict() { [ "${SO2_REQUIRE_TOOLS:-}" = 1 ] || [ "${CI:-}" = true ]; }
+# have_tool TOOL: TOOL (a command name or an absolute path) can be run.
+have_tool() { [ -x "$1" ] || command -v "$1" >/dev/null 2>&1; }
+# missing_tool REASON: this script cannot run for REASON, something
+# tools/install-deps provides; skip it, or in strict mode fail it.
+missing_tool() {
+	if tools_strict; then
+		not_ok "$1; tools/install-deps provides it (strict mode: SO2_REQUIRE_TOOLS=1 or CI=true)"
+		done_testing
+		exit 1
+	fi
+	skip_all "$1 (run tools/install-deps)"
+}
+# require_tool TOOL...: skip the whole script (strict mode: fail it) unless
+# every TOOL can be run. Call it before the first check.
+require_tool() {
+	for _rt in "$@"; do
+		have_tool "$_rt" || missing_tool "$_rt is not installed"
+	done
+}
+# tool_check TOOL DESCRIPTION: for one check that needs TOOL. Returns 0 when
+# TOOL is there; otherwise reports DESCRIPTION as skipped (strict mode:
+# failed) and returns 1.
+tool_check() {
+	have_tool "$1" && return 0
+	if tools_strict; then
+		not_ok "$2 ($1 is not installed; tools/install-deps provides it)"
+	else
+		ok "$2 # SKIP $1 is not installed (run tools/install-deps)"
+	fi
+	return 1
+}
 done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
 
 # wait_for_file FILE [SECONDS]: bounded wait for a file to appear.

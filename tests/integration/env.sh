@@ -58,13 +58,9 @@ else
 fi
 
 # it_require BINARY...: skip the whole script when a server or client binary
-# is missing (tools/install-deps installs them all on Debian).
-it_require() {
-	for _b in "$@"; do
-		[ -x "$_b" ] || command -v "$_b" >/dev/null 2>&1 ||
-			skip_all "$_b not installed (run tools/install-deps)"
-	done
-}
+# is missing (tools/install-deps installs them all on Debian); a failure in
+# strict mode (see require_tool in tests/lib.sh).
+it_require() { require_tool "$@"; }
 
 # it_require_built: the helper and the plugin must have been built; that is a
 # failure, not a reason to skip.

@@ -8,12 +8,12 @@
 . "$top_srcdir/tests/integration/env.sh"
 . "$top_srcdir/tests/server/server.sh"
 
-it_require "$DOVECOT" /usr/sbin/postfix /usr/sbin/postconf /usr/lib/postfix/sbin/master
+it_require "$DOVECOT" /usr/sbin/postfix /usr/sbin/postconf /usr/lib/postfix/sbin/master pgrep
 it_require_built
 if [ "$(id -u)" -ne 0 ]; then
 	skip_all "a private Postfix instance with a chrooted smtp(8) needs root"
 fi
-id postfix >/dev/null 2>&1 || skip_all "the postfix user does not exist (run tools/install-deps)"
+id postfix >/dev/null 2>&1 || missing_tool "the postfix user does not exist (the postfix package creates it)"
 
 oauth_server_start --max-seconds 300 || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }
 dovecot_start || { not_ok "private Dovecot starts"; done_testing; exit 1; }
@@ -186,6 +186,7 @@ pf_main short
 timeout 30 postfix -c "$PF" reload >/dev/null 2>&1
 sleep 1
 r0=$(oauth_count refresh_token)
+at0=$(state_field short access_token | sha256sum)
 dovecot_log_mark
 inject "so2 postfix two" 2>"$T/inject2.err" || diag "$(cat "$T/inject2.err")"
 if wait_until 30 sink_has "so2 postfix two"; then
@@ -196,7 +197,12 @@ fi
 r1=$(oauth_count refresh_token)
 [ "$r1" -eq $((r0 + 1)) ] && ok "the chrooted smtp(8) refreshed exactly once ($r0 -> $r1)" ||
 	{ not_ok "the chrooted smtp(8) refreshed exactly once ($r0 -> $r1)"; pf_log; }
-# The refreshed state was written through the store opened before chroot.
+# The refreshed state was written through the store opened before chroot:
+# the state file holds a new access token (the whole store already belonged
+# to postfix, so the owner alone proves nothing).
+at1=$(state_field short access_token | sha256sum)
+[ "$at1" != "$at0" ] && ok "the chrooted smtp(8) stored the refreshed access token" ||
+	not_ok "the chrooted smtp(8) stored the refreshed access token (state file unchanged)"
 st_owner=$(stat -c %U "$STORE/short.state" 2>/dev/null)
 [ "$st_owner" = postfix ] && ok "the refreshed state file belongs to the mail owner" ||
 	not_ok "the refreshed state file belongs to the mail owner (owner: $st_owner)"

@@ -12,7 +12,8 @@
 #
 # oidc-provider is installed with npm into a cache outside the source tree
 # (SASL_OAUTH2_NPM_CACHE, default ~/.cache/sasl-oauth2-interop) and reused;
-# the script skips only when node/npm are missing or the install fails.
+# the script skips only when node/npm are missing or the install fails, and
+# fails instead in strict mode (tools/test, CI=true; see tests/lib.sh).
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/cli/store.sh"
 
@@ -20,25 +21,35 @@
 OIDC_PROVIDER_VERSION=8.8.1
 NPM_DIR=${SASL_OAUTH2_NPM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/sasl-oauth2-interop}
 
-command -v node >/dev/null 2>&1 || skip_all "node is not installed (needed to run oidc-provider)"
-command -v npm >/dev/null 2>&1 || skip_all "npm is not installed (needed to install oidc-provider)"
+# Debian's nodejs and npm packages (tools/install-deps installs them) serve.
+require_tool node npm curl
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
-[ "${node_major:-0}" -ge 18 ] 2>/dev/null || skip_all "node ${node_major:-?} is too old for oidc-provider $OIDC_PROVIDER_VERSION (needs 18 or later)"
+[ "${node_major:-0}" -ge 18 ] 2>/dev/null ||
+	missing_tool "node ${node_major:-?} is too old for oidc-provider $OIDC_PROVIDER_VERSION (needs 18 or later)"
 
 installed_version() {
 	sed -n 's/^  "version": "\(.*\)",$/\1/p' "$NPM_DIR/node_modules/oidc-provider/package.json" 2>/dev/null
 }
-if [ "$(installed_version)" != "$OIDC_PROVIDER_VERSION" ]; then
-	mkdir -p "$NPM_DIR" || skip_all "cannot create the npm cache $NPM_DIR"
-	# One install at a time when several builds test at once.
+# npm_install: install the pinned version into the cache, three attempts
+# (a registry hiccup is not a test failure), one install at a time when
+# several builds test at once; the first run of tools/test fills the cache
+# and every later build reuses it.
+npm_install() {
 	(
-		command -v flock >/dev/null 2>&1 && flock -w 300 9
-		[ "$(installed_version)" = "$OIDC_PROVIDER_VERSION" ] ||
+		command -v flock >/dev/null 2>&1 && flock -w 600 9
+		for _try in 1 2 3; do
+			[ "$(installed_version)" = "$OIDC_PROVIDER_VERSION" ] && exit 0
+			[ "$_try" -eq 1 ] || sleep $((_try * 5))
 			timeout 300 npm install --prefix "$NPM_DIR" --no-audit --no-fund \
-				--loglevel=error "oidc-provider@$OIDC_PROVIDER_VERSION" >"$T/npm.out" 2>&1
+				--loglevel=error "oidc-provider@$OIDC_PROVIDER_VERSION" >>"$T/npm.out" 2>&1
+		done
+		[ "$(installed_version)" = "$OIDC_PROVIDER_VERSION" ]
 	) 9>"$NPM_DIR/.install.lock"
-	[ "$(installed_version)" = "$OIDC_PROVIDER_VERSION" ] ||
-		skip_all "npm install oidc-provider@$OIDC_PROVIDER_VERSION into $NPM_DIR failed (no registry access?): $(tail -n 3 "$T/npm.out" 2>/dev/null | tr '\n' ' ')"
+}
+if [ "$(installed_version)" != "$OIDC_PROVIDER_VERSION" ]; then
+	mkdir -p "$NPM_DIR" || missing_tool "cannot create the npm cache $NPM_DIR (set SASL_OAUTH2_NPM_CACHE)"
+	npm_install ||
+		missing_tool "npm install oidc-provider@$OIDC_PROVIDER_VERSION into $NPM_DIR failed 3 times (no registry access?): $(tail -n 3 "$T/npm.out" 2>/dev/null | tr '\n' ' ')"
 fi
 
 # ---------------------------------------------------------------- the provider

@@ -7,7 +7,7 @@
 so="$PLUGIN_DIR/libsasloauth2.so"
 [ -f "$so" ] || { not_ok "module built at $so"; done_testing; exit; }
 ok "module built"
-command -v nm >/dev/null 2>&1 || skip_all "nm not installed"
+require_tool nm
 
 nm -D --defined-only "$so" | awk '$2 ~ /^[A-Z]$/ && $2 != "U" && $2 != "w" && $2 != "V" { print $3 }' \
 	| sort -u >"$T/defined"

@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
-command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
+require_tool curl
 prog="$top_builddir/tests/plugin/test_plugin"
 oauth_server_start || { not_ok "test OAuth2 server starts"; done_testing; exit; }
 ok "test OAuth2 server starts"

@@ -19,7 +19,7 @@ if nm "$prog" 2>/dev/null | grep -q __asan_init; then
 	done_testing
 	exit
 fi
-command -v valgrind >/dev/null 2>&1 || skip_all "valgrind not installed"
+require_tool valgrind
 if TMPDIR="$T" valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
 	--log-file="$T/valgrind.log" "$prog" loop "$n" >"$T/loop.out" 2>&1; then

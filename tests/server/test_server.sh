@@ -10,7 +10,7 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
 
-command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
+require_tool curl
 
 # Every value the server hands out is recorded here; none may be logged.
 SECRETS="$T/secrets"
