@@ -401,10 +401,40 @@ SASL_OAUTH2_TEST_NOW=$FAKE SASL_OAUTH2_TEMPLATES="$T/no-templates" h token conf 
 	&& ok "a due token without its template fails naming it, no request" || { not_ok "due token without templates (exit $rc)"; diag "$(cat "$T/err")"; }
 
 # ---------------------------------------------------------------- remove --revoke
-n0=$(oauth_stats | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin).get("paths", {}).get("/revoke", 0))' 2>/dev/null)
+# revoke_count: how many /revoke requests the server received (fails, and
+# prints nothing, when /stats does not answer).
+revoke_count() {
+	oauth_stats | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["paths"].get("/revoke", 0))'
+}
+# refresh_status RT: the HTTP status the server gives a refresh of the
+# public client's refresh token RT (200 rotates it, 400 when it is dead).
+refresh_status() {
+	curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -d grant_type=refresh_token \
+		--data-urlencode "refresh_token=$1" -d client_id=public-client "$OAUTH_URL/token"
+}
+rt=$(sfield pub refresh_token)
+n0=$(revoke_count)
 h remove --revoke pub >"$T/out" 2>"$T/err"; rc=$?
-[ $rc -eq 0 ] && grep -q "revoked the refresh token" "$T/out" && [ ! -e "$S/pub.yaml" ] \
-	&& ok "remove --revoke revokes and removes" || { not_ok "remove --revoke (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+n1=$(revoke_count)
+[ $rc -eq 0 ] && grep -q "revoked the refresh token" "$T/out" && [ ! -e "$S/pub.yaml" ] && [ ! -e "$S/pub.state" ] \
+	&& ok "remove --revoke removes the token's files" || { not_ok "remove --revoke (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+[ -n "$n0" ] && [ "$n1" = $((n0 + 1)) ] && ok "remove --revoke sent one revocation request ($n0 -> $n1)" ||
+	not_ok "remove --revoke sent one revocation request (${n0:-?} -> ${n1:-?})"
+st=$(refresh_status "$rt")
+[ "$st" = 400 ] && ok "after remove --revoke, the server refuses the refresh token" ||
+	not_ok "after remove --revoke, the server refuses the refresh token (HTTP $st)"
+# A revocation that fails removes nothing (sasl-oauth2(1) remove).
+rt=$(sfield basic refresh_token)
+oauth_control '{"fault": {"path": "/revoke", "kind": "500", "count": 1}}'
+n0=$(revoke_count)
+h remove --revoke basic >"$T/out" 2>"$T/err"; rc=$?
+n1=$(revoke_count)
+[ $rc -eq 1 ] && grep -q "^sasl-oauth2: basic: .*nothing removed" "$T/err" &&
+	[ -e "$S/basic.yaml" ] && [ "$(sfield basic refresh_token)" = "$rt" ] &&
+	ok "remove --revoke: a revocation answered 500 fails and removes nothing" ||
+	{ not_ok "remove --revoke with a failing revocation (exit $rc)"; diag "$(cat "$T/out" "$T/err")" "$(ls "$S")"; }
+[ -n "$n0" ] && [ "$n1" = $((n0 + 1)) ] && ok "the failing revocation was attempted ($n0 -> $n1)" ||
+	not_ok "the failing revocation was attempted (${n0:-?} -> ${n1:-?})"
 
 # ---------------------------------------------------------------- doctor
 SASL_PATH="$PLUGIN_DIR" h doctor >"$T/out" 2>&1; rc=$?

@@ -639,8 +639,9 @@ static void test_error_challenge(const char *mech, const char *authname, const c
 	/* The next login must not reuse the rejected token: it refreshes,
 	 * which fails fast here (closed port), so the login fails. */
 	rc = failed_login(&l, detail, sizeof(detail));
-	tap_ok(rc != SASL_CONTINUE && rc != SASL_OK,
-	       "%s error: next login does not reuse the rejected token (rc %d)", mech, rc);
+	tap_ok(rc == SASL_TRYAGAIN && contains(detail, token) && contains(detail, "127.0.0.1:9"),
+	       "%s error: next login refreshes instead of reusing the rejected token, and the "
+	       "unreachable provider is a temporary failure (rc %d, want SASL_TRYAGAIN)", mech, rc);
 	tap_diag("  %s", detail);
 }
 
@@ -656,6 +657,7 @@ static void test_not_json_challenge(void)
 	int rc;
 
 	rc = sasl_client_start(conn, "XOAUTH2", NULL, &out, &outlen, &m);
+	tap_ok(rc == SASL_CONTINUE && outlen > 0, "non-JSON challenge: initial response sent");
 	rc = sasl_client_step(conn, "garbage", 7, NULL, &out, &outlen);
 	tap_ok(rc == SASL_CONTINUE && out != NULL && outlen == 0,
 	       "non-JSON error challenge answered with an empty response");
@@ -781,7 +783,10 @@ static void test_selection(void)
 	l.c = (creds){ .authname = "shared@example.test" };
 	rc = failed_login(&l, detail, sizeof(detail));
 	tap_ok(rc != SASL_OK && rc != SASL_CONTINUE, "ambiguous authname fails (rc %d)", rc);
-	tap_ok(contains(detail, "shared"), "ambiguous: message names the candidates: %s", detail);
+	/* The authname itself contains "shared": the candidates are the token
+	 * names shared1 and shared2. */
+	tap_ok(contains(detail, "shared1") && contains(detail, "shared2"),
+	       "ambiguous: message names the candidates: %s", detail);
 
 	l.c = (creds){ .authname = "nobody@example.test" };
 	rc = failed_login(&l, detail, sizeof(detail));

@@ -110,6 +110,64 @@ else
 	not_ok "every thread sent the one refreshed token"; diag "$(cat "$T/threads.out")"
 fi
 
+# ---- temporary failures (sasl-oauth2-plugin(8) REFRESHING): a refresh the
+# provider answers 500, and a lock held by another process beyond the
+# bounded wait, fail with SASL_TRYAGAIN (-8), so that Postfix defers.
+expire_mail() {
+	"$PYTHON3" - "$store/mail.state" <<'EOP'
+import json, os, sys
+with open(sys.argv[1]) as f:
+    s = json.load(f)
+s["expires_at"] = 1000
+with open(sys.argv[1] + ".edit", "w") as f:
+    json.dump(s, f)
+os.rename(sys.argv[1] + ".edit", sys.argv[1])
+EOP
+}
+expire_mail
+rt_before=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1]))["refresh_token"])' "$store/mail.state")
+oauth_control '{"fault": {"path": "/token", "kind": "500", "count": 1}}'
+"$prog" login "$store" "$T/empty.conf" mail >"$T/login3.out" 2>"$T/login3.err"
+if grep -q "^login failed (-8): " "$T/login3.err"; then
+	ok "a refresh answered 500 fails the login with SASL_TRYAGAIN"
+else
+	not_ok "a refresh answered 500 fails the login with SASL_TRYAGAIN"; diag "$(cat "$T/login3.out" "$T/login3.err")"
+fi
+rt_after=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1]))["refresh_token"])' "$store/mail.state")
+[ "$rt_after" = "$rt_before" ] && ok "the failed refresh kept the refresh token" || not_ok "the failed refresh kept the refresh token"
+
+# Another process holds the token's lock (a POSIX record lock conflicts
+# with the store's OFD lock) for longer than the plugin may wait, which is
+# http_timeout (1 s here) plus 5 seconds.
+printf 'http_timeout: 1\n' >"$T/t1.conf"
+"$PYTHON3" - "$store/mail.lock" "$T/holding" <<'EOP' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").write("held\n")
+time.sleep(60)
+EOP
+holder=$!
+at_exit "kill $holder 2>/dev/null"
+wait_for_file "$T/holding" 10 || diag "the lock holder did not start"
+before=$(oauth_count refresh_token)
+t0=$(date +%s)
+"$prog" login "$store" "$T/t1.conf" mail >"$T/login4.out" 2>"$T/login4.err"
+t1=$(date +%s)
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+if grep -q "^login failed (-8): .*locked by another process" "$T/login4.err"; then
+	ok "a lock held too long fails the login with SASL_TRYAGAIN, saying so"
+else
+	not_ok "a lock held too long fails the login with SASL_TRYAGAIN, saying so"; diag "$(cat "$T/login4.out" "$T/login4.err")"
+fi
+# Bounds, not a speed goal: it waited at all, and it did not wait for the
+# holder (60 s) but gave up within its bound plus a generous margin.
+[ $((t1 - t0)) -ge 1 ] && [ $((t1 - t0)) -le 30 ] && ok "the plugin waited for the lock, bounded ($((t1 - t0)) s)" ||
+	not_ok "the plugin waited for the lock, bounded ($((t1 - t0)) s)"
+[ "$(oauth_count refresh_token)" = "$before" ] && ok "no refresh request while another process holds the lock" ||
+	not_ok "no refresh request while another process holds the lock"
+
 # ---- chroot: the client secret file is read when the plugin is loaded
 if [ "$(id -u)" -ne 0 ]; then
 	for d in "confidential client authorized" "refresh inside a chroot with the secret from a file outside" \

@@ -105,11 +105,14 @@ oauth_stats() {
 }
 
 # oauth_count GRANT_TYPE: how many /token requests with that grant_type
-# were received (whatever they were answered).
+# were received (whatever they were answered). When /stats does not answer
+# it prints a word that differs on every call, so that a check comparing
+# two counts with = cannot pass on two failures.
 oauth_count() {
 	oauth_stats | "${PYTHON3:-python3}" -c '
 import json, sys
-print(json.load(sys.stdin)["grant_types"].get(sys.argv[1], 0))' "$1"
+print(json.load(sys.stdin)["grant_types"].get(sys.argv[1], 0))' "$1" ||
+		echo "no-stats-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 }
 
 # oauth_approve_device USER_CODE [USER]

@@ -155,6 +155,38 @@ int main(void)
 	} else {
 		tap_ok(0, "symlink created");
 	}
+	/* A planted state symlink is not read as token state (a confused
+	 * deputy: root or postfix reading an arbitrary file). */
+	unit_write(path, "{\"access_token\": \"at-planted\", \"token_type\": \"Bearer\", \"expires_at\": 9999999999}", 0600);
+	snprintf(other, sizeof(other), "%s/evil.state", dir);
+	if (symlink(path, other) == 0) {
+		memset(&e, 0, sizeof(e));
+		rc = ts_store_load_state(st, "evil", &s2, &e);
+		UNIT_ERR(rc, e, TS_EPERM, "symbolic link", NULL, "symlinked state refused (O_NOFOLLOW)");
+		if (rc == TS_OK) {
+			ts_state_free(s2);
+			s2 = NULL;
+		}
+		unlink(other);
+	} else {
+		tap_ok(0, "symlink created");
+	}
+	/* A planted lock symlink is neither followed nor created through. */
+	snprintf(other, sizeof(other), "%s/evil.lock", dir);
+	snprintf(path, sizeof(path), "%s/lock-target", tmp);
+	if (symlink(path, other) == 0) {
+		memset(&e, 0, sizeof(e));
+		rc = ts_store_lock(st, "evil", 100, &lk, &e);
+		UNIT_ERR(rc, e, TS_EPERM, "lock file", NULL, "symlinked lock file refused");
+		tap_ok(access(path, F_OK) != 0, "no file created through the lock symlink");
+		if (rc == TS_OK) {
+			ts_store_unlock(st, lk);
+			lk = NULL;
+		}
+		unlink(other);
+	} else {
+		tap_ok(0, "symlink created");
+	}
 
 	/* List: valid names only, sorted, temporaries ignored. */
 	c2 = mk("bob", "generic");
@@ -282,8 +314,17 @@ int main(void)
 		}
 		chmod(tmp, 0700);
 	}
+	/* A store path that names a regular file (the audit found this check
+	 * opening a deleted path, which passed on TS_ENOTFOUND). */
+	snprintf(path, sizeof(path), "%s/plain-file", tmp);
+	unit_write(path, "x", 0600);
+	memset(&e, 0, sizeof(e));
 	rc = ts_store_open_file(&st, path, 0, &e);
-	tap_ok(rc != TS_OK, "opening a non-directory fails");
+	UNIT_ERR(rc, e, TS_EPERM, "not a directory", path, "opening a non-directory fails naming it");
+	if (rc == TS_OK) {
+		ts_store_close(st);
+		st = NULL;
+	}
 
 	/* ts_file_write_atomic directly. */
 	{
