@@ -85,6 +85,49 @@ tool_check() {
 }
 done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
 
+# with_syslog FILE COMMAND...: run COMMAND with syslog(3) captured: in a
+# private mount namespace whose /dev/log is a socket that appends every
+# message (raw, "<PRI>... IDENT[PID]: TEXT") to FILE, one a line. Returns
+# COMMAND's status, or 77 when this machine allows no private mount
+# namespace (neither root nor unprivileged user namespaces); without root
+# COMMAND runs as root of a user namespace.
+with_syslog() {
+	_sl_out=$1; shift
+	_sl_dir=$(mktemp -d "$T/syslog.XXXXXX")
+	_sl_ns="unshare -m"
+	[ "$(id -u)" -eq 0 ] || _sl_ns="unshare -rm"
+	$_sl_ns true 2>/dev/null || return 77
+	: >"$_sl_out"
+	"$PYTHON3" -c '
+import signal, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1] + "/log")
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+open(sys.argv[1] + "/ready", "w").write("1")
+s.settimeout(0.5)
+end = time.time() + 120
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while time.time() < end:
+        try:
+            f.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+        except socket.timeout:
+            pass
+' "$_sl_dir" "$_sl_out" &
+	_sl_pid=$!
+	wait_for_file "$_sl_dir/ready" 10 || : 
+	for _sl_d in null zero full random urandom tty; do : >"$_sl_dir/$_sl_d"; done
+	$_sl_ns sh -c '
+d=$1; shift
+for n in null zero full random urandom tty; do mount --bind "/dev/$n" "$d/$n" || exit 125; done
+mount --bind "$d" /dev || exit 125
+exec "$@"' with_syslog "$_sl_dir" "$@"
+	_sl_rc=$?
+	sleep 0.6
+	kill "$_sl_pid" 2>/dev/null
+	wait "$_sl_pid" 2>/dev/null
+	return $_sl_rc
+}
+
 # wait_for_file FILE [SECONDS]: bounded wait for a file to appear.
 wait_for_file() {
 	_i=0; _max=$(( ${2:-10} * 10 ))

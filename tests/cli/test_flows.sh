@@ -359,7 +359,7 @@ printf '# no log key\n' >"$T/none.conf"
 log_run() {
 	later
 	_n0=$(oauth_count refresh_token)
-	SASL_OAUTH2_TEST_NOW=$FAKE "$HELPER" --store "$S" --config "$2" ${3:-} token conf >"$T/out" 2>"$T/err"; _rc=$?
+	${LOG_WRAP:-} env SASL_OAUTH2_TEST_NOW=$FAKE "$HELPER" --store "$S" --config "$2" ${3:-} token conf >"$T/out" 2>"$T/err"; _rc=$?
 	if [ $_rc -eq 0 ] && grep -q '^at-' "$T/out" && [ "$(oauth_count refresh_token)" = $((_n0 + 1)) ]; then
 		ok "$1: the due token is refreshed"
 	else
@@ -383,8 +383,23 @@ log_run "no -v" "$T/none.conf"
 [ ! -s "$T/err" ] && ok "without -v a refresh (info) prints nothing on stderr" || { not_ok "quiet without -v"; diag "$(cat "$T/err")"; }
 log_run "log: stderr, -v" "$T/log-stderr.conf" -v
 grep -q "^sasl-oauth2: info: token 'conf': refreshed at " "$T/err" && ok "log: stderr sends the event to stderr" || { not_ok "log: stderr"; diag "$(cat "$T/err")"; }
-log_run "log: syslog, -v" "$T/log-syslog.conf" -v
-[ ! -s "$T/err" ] && ok "log: syslog sends nothing to stderr" || { not_ok "log: syslog wrote to stderr"; diag "$(cat "$T/err")"; }
+# log: syslog, with syslog(3) captured (with_syslog in tests/lib.sh): the
+# event goes there, as sasl-oauth2 with facility mail, and not to stderr.
+if with_syslog "$T/syslog.out" true; then
+	LOG_WRAP="with_syslog $T/syslog.out" log_run "log: syslog, -v" "$T/log-syslog.conf" -v
+	[ ! -s "$T/err" ] && ok "log: syslog sends nothing to stderr" || { not_ok "log: syslog wrote to stderr"; diag "$(cat "$T/err")"; }
+	# <PRI> = facility mail (2) * 8 + severity info (6) = 22.
+	if grep -q "^<22>.* sasl-oauth2\[[0-9]*\]: token 'conf': refreshed at 127.0.0.1:$OAUTH_PORT" "$T/syslog.out" &&
+	   ! grep -qF -e "$(sfield conf access_token)" -e "$(sfield conf refresh_token)" "$T/syslog.out"; then
+		ok "log: syslog sends the refresh event to syslog (ident sasl-oauth2, facility mail, info), no token"
+	else
+		not_ok "log: syslog sends the refresh event to syslog (ident sasl-oauth2, facility mail, info), no token"
+		diag "syslog got:" "$(cat "$T/syslog.out")"
+	fi
+else
+	ok "log: syslog # SKIP no private mount namespace to capture syslog (needs root or user namespaces)"
+	ok "log: syslog to syslog # SKIP no private mount namespace to capture syslog"
+fi
 
 # ---------------------------------------------------------------- hot path
 # A valid cached token needs neither the template nor the client secret:
