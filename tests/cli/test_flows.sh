@@ -157,12 +157,12 @@ exec 3>"$T/fifo"
 i=0
 while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
-loc=$(curl -sS --max-time 10 -o /dev/null -w '%{redirect_url}' "$url")
+loc=$(curl -sS --max-time 20 -o /dev/null -w '%{redirect_url}' "$url" 2>"$T/curl.err")
 printf '%s\n' "$loc" >&3
 exec 3>&-
 wait $pid; rc=$?
 [ $rc -eq 0 ] && [ -e "$S/pasted.state" ] && ok "--no-browser accepts the redirected URL on stdin" \
-	|| { not_ok "--no-browser paste (exit $rc)"; diag "loc=${loc%%code=*}" "$(cat "$T/out" "$T/err")"; }
+	|| { not_ok "--no-browser paste (exit $rc)"; diag "loc=${loc%%code=*}" "$(cat "$T/out" "$T/err" "$T/curl.err")"; }
 
 # ---------------------------------------------------------------- device flow
 # shellcheck disable=SC2086
