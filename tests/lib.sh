@@ -14,7 +14,9 @@ HELPER="$top_builddir/sasl-oauth2"
 # SASL_OAUTH2_TEST_NOW (tests/testhooks.c).
 HELPER_TESTHOOKS="$top_builddir/tests/sasl-oauth2-test"
 PLUGIN_DIR="$top_builddir/plugin/.libs"
-export SASL_OAUTH2_TEMPLATES="$top_srcdir/templates"
+# The build's copy of the shipped templates (templates/local.mk), which has
+# the modes of an installed copy whatever the umask of the checkout.
+export SASL_OAUTH2_TEMPLATES="$top_builddir/tests/templates"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/so2test.XXXXXX")
 chmod 700 "$T"

@@ -68,7 +68,11 @@ static void test_preload_secrets(void)
 	char *s;
 	int rc;
 
-	snprintf(tdir, sizeof(tdir), "%s/templates", src && *src ? src : ".");
+	/* The build's copy (templates/local.mk), with installed modes. */
+	if (getenv("top_builddir") != NULL)
+		snprintf(tdir, sizeof(tdir), "%s/tests/templates", getenv("top_builddir"));
+	else
+		snprintf(tdir, sizeof(tdir), "%s/templates", src && *src ? src : ".");
 	snprintf(store, sizeof(store), "%s/secstore", tmp);
 	snprintf(sec, sizeof(sec), "%s/client.secret", tmp);
 	snprintf(sec_moved, sizeof(sec_moved), "%s/client.secret.moved", tmp);

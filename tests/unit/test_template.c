@@ -55,7 +55,11 @@ int main(void)
 	size_t i;
 	int rc;
 
-	snprintf(tdir, sizeof(tdir), "%s/templates", top ? top : "../..");
+	/* The build's copy (templates/local.mk), with installed modes. */
+	if (getenv("top_builddir") != NULL)
+		snprintf(tdir, sizeof(tdir), "%s/tests/templates", getenv("top_builddir"));
+	else
+		snprintf(tdir, sizeof(tdir), "%s/templates", top ? top : "../..");
 	store = unit_tmpdir();
 
 	rc = ts_template_list(&names, tdir, &e);
