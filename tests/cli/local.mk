@@ -7,7 +7,8 @@ TESTS += \
 	tests/cli/test_doctor.sh \
 	tests/cli/test_lazy_curl.sh \
 	tests/cli/test_loopback.sh \
-	tests/cli/test_tls_faults.sh
+	tests/cli/test_tls_faults.sh \
+	tests/cli/test_promises.sh
 EXTRA_DIST += tests/cli/loopback_hold.py
 
 # failwrite.so: an LD_PRELOAD shim that makes state writes fail (a full disk).
