@@ -12,3 +12,10 @@ include tests/server/local.mk
 include tests/fuzz.mk
 include tests/interop/local.mk
 include tests/deb/local.mk
+
+# make installcheck (and so make distcheck): the installed helper and plugin
+# without the test environment (tests/installcheck.sh).
+EXTRA_DIST += tests/installcheck.sh
+installcheck-local:
+	$(SHELL) $(srcdir)/tests/installcheck.sh '$(DESTDIR)$(bindir)' '$(DESTDIR)$(plugindir)' \
+		'$(DESTDIR)$(sysconfdir)' '$(DESTDIR)$(localstatedir)' '$(DESTDIR)$(prefix)' '$(abs_top_builddir)'

@@ -150,7 +150,7 @@ check "add pasted" h add pasted --template generic --client-id confidential-clie
 mkfifo "$T/fifo"
 # Background jobs run the binary directly: a backgrounded shell function is
 # a subshell that could run the EXIT trap of tests/lib.sh when it ends.
-BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize pasted --no-browser --timeout 30 \
+BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize pasted --no-browser --timeout 90 \
 	<"$T/fifo" >"$T/out" 2>"$T/err" &
 pid=$!
 exec 3>"$T/fifo"

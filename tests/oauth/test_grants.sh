@@ -387,7 +387,10 @@ run_driver badurl web "http://192.0.2.1/token"
 t1=$(now_ms)
 expect_rc 3 "plain http to a non-loopback host refused"
 expect_err "refusing plain http" "refusal explains why"
-[ $((t1 - t0)) -lt 1500 ] && ok "refused without network ($((t1 - t0)) ms)" || not_ok "refusal took $((t1 - t0)) ms"
+# A connection attempt to 192.0.2.1 (TEST-NET-1) would hang until the
+# http_timeout (20 s); the bound only has to tell the two apart, also on a
+# loaded machine.
+[ $((t1 - t0)) -lt 10000 ] && ok "refused without network ($((t1 - t0)) ms)" || not_ok "refusal took $((t1 - t0)) ms"
 run_driver badurl web "https://127.0.0.1:$OAUTH_PORT/token"
 expect_rc 9 "https to a plain-http server fails the TLS handshake: TS_ENET"
 run_driver badurl web "http://127.0.0.1:1/token"

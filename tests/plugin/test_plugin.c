@@ -1395,7 +1395,11 @@ static void set_plugdir(void)
 {
 	const char *b = getenv("top_builddir");
 
-	snprintf(g_plugdir, sizeof(g_plugdir), "%s/plugin/.libs", b ? b : ".");
+	/* tests/installcheck.sh loads the installed module instead. */
+	if (getenv("TEST_PLUGIN_DIR") != NULL)
+		snprintf(g_plugdir, sizeof(g_plugdir), "%s", getenv("TEST_PLUGIN_DIR"));
+	else
+		snprintf(g_plugdir, sizeof(g_plugdir), "%s/plugin/.libs", b ? b : ".");
 	unsetenv("SASL_OAUTH2_STORE");
 	unsetenv("SASL_OAUTH2_CONFIG");
 }
@@ -1554,7 +1558,8 @@ static int run_login(int argc, char **argv)
 	long logins = 1;
 	int rc;
 
-	g_store = argv[2];
+	/* An empty store or config: the plugin's defaults. */
+	g_store = argv[2][0] ? argv[2] : NULL;
 	g_config = argv[3][0] ? argv[3] : NULL;
 	if (getenv("TEST_PLUGIN_ENV_STORE") != NULL)
 		setenv("SASL_OAUTH2_STORE", getenv("TEST_PLUGIN_ENV_STORE"), 1);
@@ -1601,7 +1606,8 @@ static int run_threads(char **argv)
 
 	if (n < 1 || n > THREADS)
 		n = THREADS;
-	g_store = argv[2];
+	/* An empty store or config: the plugin's defaults. */
+	g_store = argv[2][0] ? argv[2] : NULL;
 	g_config = argv[3][0] ? argv[3] : NULL;
 	if (sasl_client_init(global_cbs) != SASL_OK)
 		return 2;
