@@ -13,7 +13,7 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/env.sh"
 
-command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed"
+require_tool openssl
 prog="$top_builddir/tests/plugin/test_plugin"
 TIMEOUT=3
 # Process start, the plugin's own open and a loaded machine: a fixed
