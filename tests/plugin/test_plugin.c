@@ -162,6 +162,13 @@ static const sasl_callback_t global_cbs[] = {
 	{ SASL_CB_LOG, (cbfn)(void (*)(void))cb_log, NULL },
 	{ SASL_CB_LIST_END, NULL, NULL },
 };
+/* An application that sets no log callback (TEST_PLUGIN_NO_LOG for
+ * `login`): libsasl2 then sends the plugin's messages to syslog. */
+static const sasl_callback_t global_cbs_nolog[] = {
+	{ SASL_CB_GETPATH, (cbfn)(void (*)(void))cb_getpath, NULL },
+	{ SASL_CB_GETOPT, (cbfn)(void (*)(void))cb_getopt, NULL },
+	{ SASL_CB_LIST_END, NULL, NULL },
+};
 
 /* Per-connection callbacks for `c`. */
 static void make_cbs(sasl_callback_t *cbs, creds *c)
@@ -1563,7 +1570,7 @@ static int run_login(int argc, char **argv)
 	g_config = argv[3][0] ? argv[3] : NULL;
 	if (getenv("TEST_PLUGIN_ENV_STORE") != NULL)
 		setenv("SASL_OAUTH2_STORE", getenv("TEST_PLUGIN_ENV_STORE"), 1);
-	if (sasl_client_init(global_cbs) != SASL_OK)
+	if (sasl_client_init(getenv("TEST_PLUGIN_NO_LOG") ? global_cbs_nolog : global_cbs) != SASL_OK)
 		return 2;
 	if (getenv("TEST_PLUGIN_CHROOT") != NULL &&
 	    (chroot(getenv("TEST_PLUGIN_CHROOT")) != 0 || chdir("/") != 0)) {

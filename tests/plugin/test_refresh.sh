@@ -168,6 +168,24 @@ fi
 [ "$(oauth_count refresh_token)" = "$before" ] && ok "no refresh request while another process holds the lock" ||
 	not_ok "no refresh request while another process holds the lock"
 
+# ---- an application without a log callback: libsasl2 sends the plugin's
+# messages to syslog, facility auth (sasl-oauth2-plugin(8) LOGGING).
+expire_mail
+oauth_control '{"fault": {"path": "/token", "kind": "500", "count": 1}}'
+if with_syslog "$T/syslog.out" env TEST_PLUGIN_NO_LOG=1 "$prog" login "$store" "$T/empty.conf" mail \
+	>"$T/login5.out" 2>"$T/login5.err"; [ $? -ne 77 ]; then
+	# <PRI> = facility auth (4) * 8 + severity: 32..39.
+	if grep -q "^<3[2-9]>.*token 'mail'.*HTTP 500" "$T/syslog.out" &&
+	   ! grep -qF -e "$rt_before" -e "at-" "$T/syslog.out"; then
+		ok "without a log callback the refresh failure reaches syslog (facility auth), no token"
+	else
+		not_ok "without a log callback the refresh failure reaches syslog (facility auth), no token"
+		diag "syslog got:" "$(cat "$T/syslog.out")" "login:" "$(cat "$T/login5.err")"
+	fi
+else
+	ok "plugin syslog fallback # SKIP no private mount namespace to capture syslog"
+fi
+
 # ---- chroot: the client secret file is read when the plugin is loaded
 if [ "$(id -u)" -ne 0 ]; then
 	for d in "confidential client authorized" "refresh inside a chroot with the secret from a file outside" \
