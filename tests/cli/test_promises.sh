@@ -123,7 +123,7 @@ if pid == 0:
                       "--client-id", "c", "--client-secret-file", "-",
                       "--set", "auth_url=http://127.0.0.1:9/a", "--set", "token_url=http://127.0.0.1:9/t"])
 out = b""
-end = time.time() + 20
+end = time.time() + 60
 sent = False
 while time.time() < end:
     r, _, _ = select.select([fd], [], [], 0.2)
@@ -138,6 +138,9 @@ while time.time() < end:
     if not sent and b"Client secret (not shown): " in out:
         os.write(fd, b"typed-tty-secret\n")
         sent = True
+        end = time.time() + 60
+if not sent:
+    os.kill(pid, 9)  # never left waiting for a secret nobody types
 _, status = os.waitpid(pid, 0)
 open(outp, "wb").write(out)
 sys.exit(0 if sent and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 1)
