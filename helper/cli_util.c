@@ -412,13 +412,15 @@ static int read_tty_line(char **out, ts_error *err)
 
 	if (!buf)
 		return ts_error_set(err, TS_ENOMEM, "out of memory");
-	fprintf(stderr, "Client secret (not shown): ");
-	fflush(stderr);
+	/* Echo goes off before the prompt appears: what is typed or pasted
+	 * as soon as the prompt shows is neither echoed nor flushed. */
 	if (tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 	}
+	fprintf(stderr, "Client secret (not shown): ");
+	fflush(stderr);
 	while (len < 4095) {
 		ssize_t n = read(STDIN_FILENO, buf + len, 1);
 
