@@ -249,7 +249,11 @@ int main(void)
 	tmp = unit_tmpdir();
 	/* Other users must reach the files below. */
 	chmod(tmp, 0711);
-	snprintf(tdir, sizeof(tdir), "%s/templates", src && *src ? src : ".");
+	/* The build's copy (templates/local.mk), with installed modes. */
+	if (getenv("top_builddir") != NULL)
+		snprintf(tdir, sizeof(tdir), "%s/tests/templates", getenv("top_builddir"));
+	else
+		snprintf(tdir, sizeof(tdir), "%s/templates", src && *src ? src : ".");
 	snprintf(store, sizeof(store), "%s/svcstore", tmp);
 	snprintf(cfg, sizeof(cfg), "%s/empty.conf", tmp);
 	unit_write(cfg, "", 0644);
