@@ -17,7 +17,7 @@ dist_templates_DATA += \
 # with umask 002 (git archive, or a user with a private group) has 0664
 # files. Such a checkout is then refused only where the user points the
 # helper at it, as for any group-writable template.
-noinst_DATA = tests/templates/.stamp
+noinst_DATA += tests/templates/.stamp
 tests/templates/.stamp: $(dist_templates_DATA)
 	$(AM_V_GEN)rm -rf tests/templates && $(MKDIR_P) tests/templates && \
 	for f in $(dist_templates_DATA); do \
