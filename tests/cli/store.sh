@@ -5,7 +5,7 @@
 #   state_expire FILE  make a saved access token due (the file is replaced)
 
 failwrite_init() {
-	command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
+	require_tool curl
 	SHIM="$top_builddir/tests/cli/.libs/failwrite.so"
 	[ -f "$SHIM" ] || { not_ok "the failwrite shim is built ($SHIM)"; done_testing; exit 1; }
 	# A sanitizer runtime wants to come first; the shim is harmless before it.

@@ -10,7 +10,7 @@
 . "$top_srcdir/tests/server/server.sh"
 . "$top_srcdir/tests/cli/store.sh"
 
-command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
+require_tool curl
 oauth_server_start || { not_ok "test OAuth2 server starts"; done_testing; exit 1; }
 S="$T/store"
 printf 'http_timeout: 7\n' >"$T/slow.conf"

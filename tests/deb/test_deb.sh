@@ -10,8 +10,7 @@
 # shellcheck source=tests/lib.sh
 . "${top_srcdir:?}/tests/lib.sh"
 
-command -v dpkg-buildpackage >/dev/null 2>&1 ||
-	skip_all "dpkg-buildpackage is not installed (tools/install-deps installs dpkg-dev, debhelper, lintian, fakeroot)"
+require_tool dpkg-buildpackage
 
 # ---------------------------------------------------------------- version
 want=$("$HELPER" --version | awk '{ print $2 }')
