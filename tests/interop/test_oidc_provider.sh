@@ -49,7 +49,7 @@ npm_install() {
 if [ "$(installed_version)" != "$OIDC_PROVIDER_VERSION" ]; then
 	mkdir -p "$NPM_DIR" || missing_tool "cannot create the npm cache $NPM_DIR (set SASL_OAUTH2_NPM_CACHE)"
 	npm_install ||
-		missing_tool "npm install oidc-provider@$OIDC_PROVIDER_VERSION into $NPM_DIR failed 3 times (no registry access?): $(tail -n 3 "$T/npm.out" 2>/dev/null | tr '\n' ' ')"
+		missing_tool "npm install oidc-provider@$OIDC_PROVIDER_VERSION into $NPM_DIR failed 3 times (no registry access?): $(grep -v 'complete log\|_logs/' "$T/npm.out" 2>/dev/null | head -n 6 | tr '\n' ' ')"
 fi
 
 # ---------------------------------------------------------------- the provider
