@@ -9,6 +9,9 @@
 # notify_command contract.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server/server.sh"
+# The JSON checks move the clock with SASL_OAUTH2_TEST_NOW: the helper with
+# the test hooks.
+HELPER=$HELPER_TESTHOOKS
 
 if ! oauth_server_start --access-ttl 3600 --device-interval 1 --device-expires 30; then
 	not_ok "test OAuth2 server starts"
