@@ -138,7 +138,7 @@ rt_after=$("$PYTHON3" -c 'import json, sys; print(json.load(open(sys.argv[1]))["
 
 # Another process holds the token's lock (a POSIX record lock conflicts
 # with the store's OFD lock) for longer than the plugin may wait, which is
-# http_timeout (1 s here) plus 5 seconds.
+# twice http_timeout (1 s here) plus 5 seconds (sasl-oauth2-plugin(8)).
 printf 'http_timeout: 1\n' >"$T/t1.conf"
 "$PYTHON3" - "$store/mail.lock" "$T/holding" <<'EOP' &
 import fcntl, os, sys, time
