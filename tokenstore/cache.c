@@ -830,7 +830,19 @@ static int tok_access(char **out, int64_t *expires_at, ts_ctx *ctx, ts_cache *c,
 	const ts_global_config *g = ts_ctx_config(ctx);
 	long margin = t->cfg->refresh_margin >= 0 ? t->cfg->refresh_margin :
 		      g != NULL ? g->refresh_margin : 300;
-	int rc = tok_state(ts_ctx_store(ctx), c, t, err);
+	int rc;
+
+	/* Without a margin of its own, the token's template may raise the
+	 * global one (Microsoft's HVE refuses tokens about to expire): the
+	 * resolved configuration has the result. */
+	if (t->cfg->refresh_margin < 0 && t->cfg->template_name != NULL) {
+		if ((rc = tok_eff(ctx, c, t, err)) == TS_ENOMEM)
+			return rc;
+		if (rc != TS_OK)
+			return TS_CACHE_MISS; /* the slow path says why */
+		margin = t->eff->refresh_margin;
+	}
+	rc = tok_state(ts_ctx_store(ctx), c, t, err);
 
 	if (rc == TS_ENOTFOUND || (rc != TS_OK && rc != TS_ENOMEM))
 		return TS_CACHE_MISS; /* the slow path says why */

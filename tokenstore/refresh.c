@@ -301,6 +301,28 @@ static int bearer_mailbox(const char **out, const ts_token_config *c, const char
 	return TS_OK;
 }
 
+/* The margin before expiry at which the token counts as due: its own,
+ * else the global one raised to its template's floor (refresh_margin in a
+ * template, e.g. 900 s for Microsoft's HVE). */
+static int token_margin(long *out, ts_ctx *ctx, const ts_token_config *c, ts_error *err)
+{
+	const ts_global_config *cfg = ts_ctx_config(ctx);
+	long global = cfg ? cfg->refresh_margin : 300;
+	ts_template *t = NULL;
+	ts_error sub = { 0 };
+	int rc;
+
+	*out = c->refresh_margin >= 0 ? c->refresh_margin : global;
+	if (c->refresh_margin >= 0 || c->template_name == NULL)
+		return TS_OK;
+	if ((rc = ts_ctx_template_load(&t, ctx, c->template_name, &sub)) != TS_OK)
+		return ts_error_set(err, rc, "token '%s': field 'template': %s", c->name, sub.msg);
+	if (t->refresh_margin > *out)
+		*out = t->refresh_margin;
+	ts_template_free(t);
+	return TS_OK;
+}
+
 int ts_token_get_access(char **out, int64_t *out_expires_at, ts_ctx *ctx,
 			const char *name, unsigned flags, ts_error *err)
 {
@@ -318,7 +340,6 @@ int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, con
 	ts_lock *lk = NULL;
 	oa2_token_response *resp = NULL;
 	ts_store *st = ts_ctx_store(ctx);
-	const ts_global_config *cfg = ts_ctx_config(ctx);
 	ts_error serr = { 0 };
 	char host[256];
 	bool was_refresh = false;
@@ -347,7 +368,8 @@ int ts_token_get_access_as(char **out, int64_t *out_expires_at, ts_ctx *ctx, con
 		ts_ctx_log(ctx, TS_LOG_WARN, "%s", err ? err->msg : "token not valid");
 		goto cleanup;
 	}
-	margin = c->refresh_margin >= 0 ? c->refresh_margin : cfg ? cfg->refresh_margin : 300;
+	if ((rc = token_margin(&margin, ctx, c, err)) != TS_OK)
+		goto cleanup;
 	/* A jwt_bearer token keeps one state per mailbox it acts for. */
 	if ((rc = bearer_mailbox(&as, c, mailbox, err)) != TS_OK ||
 	    (rc = ts_token_state_key(&key, c, as, err)) != TS_OK)

@@ -6,6 +6,7 @@ TESTS += \
 	tests/cli/test_field.sh \
 	tests/cli/test_doctor.sh \
 	tests/cli/test_lazy_curl.sh \
+	tests/cli/test_margin_floor.sh \
 	tests/cli/test_loopback.sh \
 	tests/cli/test_tls_faults.sh \
 	tests/cli/test_promises.sh
