@@ -201,6 +201,7 @@ int cmd_token(const cli_global *g, int argc, char **argv);
 int cmd_status(const cli_global *g, int argc, char **argv);
 int cmd_doctor(const cli_global *g, int argc, char **argv);
 int cmd_tunnel(const cli_global *g, int argc, char **argv);
+int cmd_init(const cli_global *g, int argc, char **argv);
 
 /* ---------------------------------------------------------------------- */
 /* Loopback redirect listener (loopback.c)                                  */

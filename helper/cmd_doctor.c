@@ -121,6 +121,11 @@ static void check_store(const char *dir)
 	char msg[TS_ERRMSG_MAX];
 	int bad = 0, dfd;
 
+	if (ts_store_is_pg(dir)) {
+		/* The context opened it: connected, schema of the right version. */
+		check_ok("store", "PostgreSQL %s (connected, schema current)", dir);
+		return;
+	}
 	if (stat(dir, &sb) != 0) {
 		snprintf(msg, sizeof msg, "%s: %s; create it with: %s add NAME --template T", dir,
 			 strerror(errno), CLI_PROG);

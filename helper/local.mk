@@ -18,6 +18,7 @@ sasl_oauth2_SOURCES = \
 	helper/tls.h \
 	helper/tls.c \
 	helper/cmd_tunnel.c \
-	helper/protect.c
+	helper/protect.c \
+	helper/cmd_init.c
 sasl_oauth2_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SASL_CFLAGS) $(SSL_CFLAGS)
 sasl_oauth2_LDADD = libtokenstore.la $(JSONC_LIBS) $(SASL_LIBS) $(SSL_LIBS)

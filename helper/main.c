@@ -37,9 +37,10 @@ static const char usage_text[] =
 	"         [--mech XOAUTH2|OAUTHBEARER] [--user MAILBOX] [--idle-timeout S]\n"
 	"                              log in with TLS and hand a pre-authenticated IMAP/POP3\n"
 	"                              session to stdin/stdout (fetchmail, isync Tunnel, mutt)\n"
+	"  init                        create the store (directory, or PostgreSQL schema)\n"
 	"\n"
 	"Global options:\n"
-	"  --store DIR     token store directory (env SASL_OAUTH2_STORE)\n"
+	"  --store DIR     token store directory or postgresql:// URI (env SASL_OAUTH2_STORE)\n"
 	"  --config FILE   global configuration (env SASL_OAUTH2_CONFIG)\n"
 	"  -v              also report the library's info and debug events (refreshes,\n"
 	"                  grants); without it only its warnings and errors. Events go\n"
@@ -256,6 +257,13 @@ static const char help_tunnel[] =
 	"Exit status: 0 the session ended (either side closed), 1 no session\n"
 	"(connection, TLS or login failed), 2 usage error, 3 the session was lost\n"
 	"(connection error or idle timeout).\n";
+static const char help_init[] =
+	"Usage: sasl-oauth2 init\n"
+	"\n"
+	"Create the store: for a directory, the directory itself (mode 0700); for a\n"
+	"postgresql:// URI, the tables in the database, or an upgrade of an older\n"
+	"schema. Running it again changes nothing. Other commands on a database\n"
+	"without the schema fail and say to run init. Exit 0 on success, 1 otherwise.\n";
 
 static const cli_cmd commands[] = {
 	{ "templates", cmd_templates, help_templates },
@@ -272,6 +280,7 @@ static const cli_cmd commands[] = {
 	{ "import", cmd_import, help_import },
 	{ "doctor", cmd_doctor, help_doctor },
 	{ "tunnel", cmd_tunnel, help_tunnel },
+	{ "init", cmd_init, help_init },
 	{ NULL, NULL, NULL },
 };
 

@@ -225,6 +225,12 @@ static bool ctx_chrooted(const ts_ctx *ctx)
 	return st.st_dev != ctx->root_dev || st.st_ino != ctx->root_ino;
 }
 
+/* The store's events (e.g. a database outage bridged by cached values). */
+static void ctx_store_log(void *arg, int level, const char *msg)
+{
+	ts_ctx_log(arg, (ts_log_level)level, "%s", msg);
+}
+
 int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
 {
 	static const ts_open_opts no_opts;
@@ -277,7 +283,15 @@ int ts_ctx_open(ts_ctx **out, const ts_open_opts *opts, ts_error *err)
 		rc = default_store(&ctx->store_path, err);
 	if (rc != TS_OK)
 		goto cleanup;
-	if ((rc = ts_store_open_file(&ctx->store, ctx->store_path, opts->store_flags, err)) != TS_OK ||
+	if (ts_store_is_pg(ctx->store_path))
+		rc = ts_store_open_pg(&ctx->store, ctx->store_path, ctx->cfg->http_timeout,
+				      opts->store_flags, ctx_store_log, ctx, err);
+	else
+		rc = ts_store_open_file(&ctx->store, ctx->store_path, opts->store_flags, err);
+	if (rc != TS_OK)
+		goto cleanup;
+	if ((ctx->cfg->secrets_key_file != NULL &&
+	     (rc = ts_store_set_key_file(ctx->store, ctx->cfg->secrets_key_file, err)) != TS_OK) ||
 	    (rc = ts_cache_new(&ctx->cache, err)) != TS_OK)
 		goto cleanup;
 

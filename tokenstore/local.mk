@@ -2,9 +2,10 @@
 # Core sources are listed here; the OAuth2 sources in tokenstore/oauth.mk.
 noinst_LTLIBRARIES += libtokenstore.la
 libtokenstore_la_SOURCES = $(ts_core_sources) $(ts_oauth_sources)
-libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS) $(SSL_CFLAGS)
+libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS) $(SSL_CFLAGS) \
+	$(PQ_CFLAGS)
 # libcurl is not linked: curl_dl.c loads it when a URL or request needs it.
-libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS) $(DL_LIBS)
+libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS) $(DL_LIBS) $(PQ_LIBS)
 
 ts_core_sources = \
 	tokenstore/tokenstore.h \
@@ -20,6 +21,8 @@ ts_core_sources = \
 	tokenstore/state_json.c \
 	tokenstore/perms.c \
 	tokenstore/store_file.c \
+	tokenstore/store_pg.c \
+	tokenstore/seal.c \
 	tokenstore/store.c \
 	tokenstore/resolve.c \
 	tokenstore/select.c \

@@ -39,7 +39,11 @@ int ts_store_act_begin(ts_act *save, const ts_store *st, ts_error *err)
 
 void ts_store_close(ts_store *st)
 {
-	if (st != NULL && st->ops != NULL && st->ops->close != NULL)
+	if (st == NULL)
+		return;
+	ts_seal_free(st->seal);
+	st->seal = NULL;
+	if (st->ops != NULL && st->ops->close != NULL)
 		st->ops->close(st);
 }
 
@@ -61,6 +65,11 @@ int ts_store_load_config(ts_store *st, const char *name, ts_token_config **out, 
 	if (st == NULL)
 		return bad_store(err);
 	AS_OWNER(st, err, rc, st->ops->load_config(st, name, out, err));
+	/* Secrets come out of the backend sealed (seal.c) when a key wrote them. */
+	if (rc == TS_OK && (rc = ts_seal_config(*out, false, st->seal, err)) != TS_OK) {
+		ts_token_config_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -72,6 +81,15 @@ int ts_store_save_config(ts_store *st, const ts_token_config *c, ts_error *err)
 		return bad_store(err);
 	if (c == NULL || c->name == NULL)
 		return ts_error_set(err, TS_EINVAL, "token configuration without a name");
+	if (st->seal != NULL && c->client_secret != NULL) {
+		ts_token_config *sealed = NULL;
+
+		if ((rc = ts_token_config_dup(&sealed, c, err)) == TS_OK &&
+		    (rc = ts_seal_config(sealed, true, st->seal, err)) == TS_OK)
+			AS_OWNER(st, err, rc, st->ops->save_config(st, sealed, err));
+		ts_token_config_free(sealed);
+		return rc;
+	}
 	AS_OWNER(st, err, rc, st->ops->save_config(st, c, err));
 	return rc;
 }
@@ -84,6 +102,10 @@ int ts_store_load_state(ts_store *st, const char *name, ts_state **out, ts_error
 	if (st == NULL)
 		return bad_store(err);
 	AS_OWNER(st, err, rc, st->ops->load_state(st, name, out, err));
+	if (rc == TS_OK && (rc = ts_seal_state(*out, false, st->seal, name, err)) != TS_OK) {
+		ts_state_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -95,6 +117,17 @@ int ts_store_save_state(ts_store *st, const char *name, ts_state *s, ts_error *e
 		return bad_store(err);
 	if (s == NULL)
 		return ts_error_set(err, TS_EINVAL, "token '%s': no state to save", name ? name : "");
+	if (st->seal != NULL) {
+		ts_state *sealed = NULL;
+
+		if ((rc = ts_state_dup(&sealed, s, err)) == TS_OK &&
+		    (rc = ts_seal_state(sealed, true, st->seal, name, err)) == TS_OK)
+			AS_OWNER(st, err, rc, st->ops->save_state(st, name, sealed, err));
+		if (rc == TS_OK)
+			s->generation = sealed->generation;
+		ts_state_free(sealed);
+		return rc;
+	}
 	AS_OWNER(st, err, rc, st->ops->save_state(st, name, s, err));
 	return rc;
 }

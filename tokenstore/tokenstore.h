@@ -203,6 +203,7 @@ typedef struct ts_global_config {
 	char *notify_command;       /* NULL: none */
 	long notify_timeout;        /* seconds notify_command may run, default 10 */
 	ts_log_target log;          /* UNSET when absent: the helper then uses stderr */
+	char *secrets_key_file;     /* NULL: secrets stored in clear (0600 files / rows) */
 } ts_global_config;
 
 /* Parse a global configuration file. A missing file is TS_ENOTFOUND (the
@@ -473,20 +474,47 @@ typedef struct ts_backend {
 	int (*stamp)(ts_store *st, ts_obj what, const char *name, ts_stamp *out, ts_error *err);
 } ts_backend;
 
+typedef struct ts_seal ts_seal;
+
 struct ts_store {
 	const ts_backend *ops;
-	char *location;             /* for messages: the directory */
+	char *location;             /* for messages: the directory or the URI */
 	void *priv;                 /* backend data */
 	/* When root opens a store that belongs to another user (the file
 	 * backend: the directory's owner), every access to it and to the
 	 * secret files its tokens name uses that user's rights; 0: none. */
 	uid_t owner_uid;
 	gid_t owner_gid;
+	ts_seal *seal;              /* secrets_key_file: secrets sealed at rest (store.c) */
 };
 
 enum ts_store_flags {
 	TS_STORE_CREATE = 1 << 0,   /* create the directory (0700) if missing */
+	TS_STORE_INIT = 1 << 1,     /* `init`: also create or upgrade a database schema */
 };
+
+/* Is `location` a PostgreSQL connection URI (postgresql:// or postgres://)? */
+bool ts_store_is_pg(const char *location);
+/*
+ * Open the PostgreSQL backend (store_pg.c) at libpq URI `uri`. A URI that
+ * carries a password (or sslpassword) is refused (TS_EINVAL): passwords
+ * come from ~/.pgpass, PGPASSFILE or a client certificate. `timeout_s`
+ * bounds the connection attempt per host and the wait for a dead server.
+ * Without the schema TS_ENOTFOUND says to run `sasl-oauth2 init`;
+ * TS_STORE_INIT creates or upgrades it. An unreachable database is TS_ENET.
+ * `log` (may be NULL) hears of outages bridged by cached values.
+ */
+int ts_store_open_pg(ts_store **out, const char *uri, long timeout_s, unsigned flags,
+		     void (*log)(void *arg, int level, const char *msg), void *log_arg,
+		     ts_error *err);
+
+/*
+ * Secrets at rest (seal.c): load the 32-byte key of `path` (checked like a
+ * secret: owner, 0600, exactly 32 bytes) and attach it to the store, which
+ * then seals client secrets, refresh and access tokens with AES-256-GCM on
+ * every save and opens them on every load. TS_EPERM/TS_EINVAL name the file.
+ */
+int ts_store_set_key_file(ts_store *st, const char *path, ts_error *err);
 
 /* Open the file backend at directory `dir`. The directory stays open (a
  * descriptor) and every later access is relative to it, so the store keeps

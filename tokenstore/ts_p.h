@@ -227,4 +227,19 @@ int ts_ctx_pending_put(ts_ctx *ctx, const char *name, const ts_state *s, ts_erro
 int ts_ctx_pending_get(ts_state **out, ts_ctx *ctx, const char *name, ts_error *err);
 void ts_ctx_pending_drop(ts_ctx *ctx, const char *name);
 
+/* ---- secrets at rest (seal.c) ---- */
+void ts_seal_free(ts_seal *k);
+bool ts_seal_is_sealed(const char *s);
+/* Seal `plain` for field `field` of token `name`; *out "sealed:v1:...". */
+int ts_seal_value(char **out, const ts_seal *k, const char *name, const char *field,
+		  const char *plain, ts_error *err);
+/* Open a sealed value; TS_EPERM without a key (k NULL) or with the wrong
+ * one (or a value moved between tokens or fields), TS_EINVAL if damaged. */
+int ts_seal_open(char **out, const ts_seal *k, const char *name, const char *field,
+		 const char *sealed, ts_error *err);
+/* Seal (seal true, k non-NULL) or open every secret of a configuration or
+ * state in place. */
+int ts_seal_config(ts_token_config *c, bool seal, const ts_seal *k, ts_error *err);
+int ts_seal_state(ts_state *s, bool seal, const ts_seal *k, const char *name, ts_error *err);
+
 #endif /* TS_P_H */

@@ -573,7 +573,7 @@ static const char *const default_pop3_hosts[] = {
 };
 
 static const char global_keys[] =
-	"store, templates_dir, refresh_margin, http_timeout, ca_bundle, proxy, pop3_split_hosts, smtp_inline_hosts, notify_command, notify_timeout, log";
+	"store, templates_dir, refresh_margin, http_timeout, ca_bundle, proxy, pop3_split_hosts, smtp_inline_hosts, notify_command, notify_timeout, log, secrets_key_file";
 
 int ts_global_config_default(ts_global_config **out, ts_error *err)
 {
@@ -609,6 +609,7 @@ void ts_global_config_free(ts_global_config *c)
 	ts_strlist_clear(&c->pop3_split_hosts);
 	ts_strlist_clear(&c->smtp_inline_hosts);
 	free(c->notify_command);
+	free(c->secrets_key_file);
 	free(c);
 }
 
@@ -629,8 +630,16 @@ static int global_pair(void *arg, ts_ydoc *d, yaml_node_t *k, const char *key, y
 	ts_global_config *c = arg;
 	int rc;
 
-	if (strcmp(key, "store") == 0)
+	if (strcmp(key, "store") == 0) {
+		/* A directory, or a PostgreSQL URI (checked when it is opened). */
+		if (v->type == YAML_SCALAR_NODE && ts_store_is_pg((const char *)v->data.scalar.value)) {
+			free(c->store);
+			return ts_yget_str(&c->store, d, v, key, err);
+		}
 		return global_path_field(&c->store, d, v, key, err);
+	}
+	if (strcmp(key, "secrets_key_file") == 0)
+		return global_path_field(&c->secrets_key_file, d, v, key, err);
 	if (strcmp(key, "templates_dir") == 0)
 		return global_path_field(&c->templates_dir, d, v, key, err);
 	if (strcmp(key, "ca_bundle") == 0)

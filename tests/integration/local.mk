@@ -10,9 +10,11 @@ TESTS += \
 	tests/integration/test_herd.sh \
 	tests/integration/test_tunnel.sh \
 	tests/integration/test_doctor_login.sh \
-	tests/integration/test_valgrind.sh
+	tests/integration/test_valgrind.sh \
+	tests/integration/test_pg_store.sh
 EXTRA_DIST += \
 	tests/integration/env.sh \
+	tests/integration/pg_env.sh \
 	tests/integration/smtp_sink.py \
 	tests/integration/tcp_record.py \
 	tests/integration/tunnel_client.py \
@@ -29,3 +31,10 @@ tests_integration_libasan_initfirst_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-ve
 	-rpath /nowhere -Wl,-z,initfirst
 endif
 EXTRA_DIST += tests/integration/asan_initfirst.c
+
+# A long-running store client (like the plugin in a Postfix smtp process)
+# for the postgresql:// store tests: outages, reconnects, chroot.
+check_PROGRAMS += tests/integration/store_driver
+tests_integration_store_driver_SOURCES = tests/integration/store_driver.c
+tests_integration_store_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tokenstore
+tests_integration_store_driver_LDADD = libtokenstore.la
