@@ -11,7 +11,8 @@ TESTS += \
 	tests/integration/test_tunnel.sh \
 	tests/integration/test_doctor_login.sh \
 	tests/integration/test_valgrind.sh \
-	tests/integration/test_pg_store.sh
+	tests/integration/test_pg_store.sh \
+	tests/integration/test_pg_herd.sh
 EXTRA_DIST += \
 	tests/integration/env.sh \
 	tests/integration/pg_env.sh \
