@@ -12,7 +12,8 @@ TESTS += \
 	tests/integration/test_doctor_login.sh \
 	tests/integration/test_valgrind.sh \
 	tests/integration/test_pg_store.sh \
-	tests/integration/test_pg_herd.sh
+	tests/integration/test_pg_herd.sh \
+	tests/integration/test_seal.sh
 EXTRA_DIST += \
 	tests/integration/env.sh \
 	tests/integration/pg_env.sh \
