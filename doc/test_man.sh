@@ -10,7 +10,7 @@
 DOC="$top_srcdir/doc"
 PAGES="sasl-oauth2.1 sasl-oauth2.conf.5 sasl-oauth2-token.5 sasl-oauth2-plugin.8"
 # The helper's commands, as the specification lists them.
-COMMANDS="templates add edit list show remove authorize refresh token status export import doctor tunnel"
+COMMANDS="templates add edit list show remove authorize refresh token status export import doctor tunnel init"
 
 require_tool groff
 

@@ -326,9 +326,11 @@ static int row_fetch(ts_store *st, const char *name, ts_error *err)
 	c = NULL;
 	s = NULL;
 cleanup:
-	/* The state text held tokens: wipe libpq's copy. */
-	if (PQntuples(res) == 1)
+	/* The texts held secrets (client secret, tokens): wipe libpq's copy. */
+	if (PQntuples(res) == 1) {
+		ts_wipe(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 		ts_wipe(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	}
 	PQclear(res);
 	ts_token_config_free(c);
 	ts_state_free(s);

@@ -8,9 +8,14 @@
  *   (b) ts_token_select + ts_token_get_access in stores of 1, 10, 100 tokens
  *   (c) a full refresh against the server: lock, POST, atomic state write
  *   (d) 20 processes at once on one expired token: wall time, requests
+ * With --pg URI (a postgresql:// store whose schema exists) the same for the
+ * database store, and the ratio of (a) to the file store's:
+ *   (e) get_access, valid cached token, database store
+ *   (f) a full refresh through the database: row lock, POST, commit
+ *   (g) 3 "machines" (three spellings of the URI) x 10 processes at once
  *
  * Usage: bench_access --dir DIR --url URL --store STORE --token NAME
- *                     [--seconds S] [--refreshes N] [--herd N]
+ *                     [--seconds S] [--refreshes N] [--herd N] [--pg URI]
  * DIR is scratch space for the fabricated stores of (a) and (b); STORE holds
  * the authorized token NAME used by (c) and (d); URL is the server's base.
  */
@@ -30,7 +35,7 @@
 #include "oauth.h"
 #include "oauth_http_p.h"
 
-static const char *opt_dir, *opt_url, *opt_store, *opt_token;
+static const char *opt_dir, *opt_url, *opt_store, *opt_token, *opt_pg;
 static double opt_seconds = 1.0;
 static int opt_refreshes = 20, opt_herd = 20;
 static char config_path[4096];
@@ -197,19 +202,22 @@ static long server_count(ts_ctx *ctx, const char *grant)
 	return n;
 }
 
-static void bench_cached(void)
+/* (a) in the file store, or (e) in `store` when given; returns us/call. */
+static double bench_cached(const char *store_uri)
 {
 	char store[4096];
 	ts_ctx *ctx;
 	double us, rate;
 
 	snprintf(store, sizeof store, "%s/store-a", opt_dir);
-	ctx = ctx_open(store);
+	ctx = ctx_open(store_uri ? store_uri : store);
 	make_token(ctx, "work", "alice@example.test");
 	settle();
 	rate = run_for(ctx, get_access, "work", &us);
-	row("(a) get_access, valid cached token", us, rate);
+	row(store_uri ? "(e) get_access, valid cached token, database" :
+	    "(a) get_access, valid cached token", us, rate);
 	ts_ctx_close(ctx);
+	return us;
 }
 
 static void bench_select(int ntokens)
@@ -240,9 +248,9 @@ static void bench_select(int ntokens)
 	ts_ctx_close(ctx);
 }
 
-static void bench_refresh(void)
+static void bench_refresh(const char *store, const char *what)
 {
-	ts_ctx *ctx = ctx_open(opt_store);
+	ts_ctx *ctx = ctx_open(store);
 	ts_error err = { 0 };
 	double t0, t, min = 1e9, max = 0, sum = 0;
 	long r0, r1;
@@ -260,7 +268,7 @@ static void bench_refresh(void)
 	}
 	r1 = server_count(ctx, "refresh_token");
 	printf("%-50s %10.2f ms %10.0f/s   (min %.2f ms, max %.2f ms, %ld requests)\n",
-	       "(c) refresh: lock, POST, atomic write", sum / opt_refreshes * 1e3,
+	       what, sum / opt_refreshes * 1e3,
 	       opt_refreshes / sum, min * 1e3, max * 1e3, r1 - r0);
 	ts_ctx_close(ctx);
 	if (r1 - r0 != opt_refreshes) {
@@ -269,7 +277,7 @@ static void bench_refresh(void)
 	}
 }
 
-/* Make the cached access token of the refresh token expired. */
+/* Make the cached access token of the refreshed token expired. */
 static void expire(ts_ctx *ctx)
 {
 	ts_store *st = ts_ctx_store(ctx);
@@ -287,10 +295,14 @@ static void expire(ts_ctx *ctx)
 	ts_state_free(s);
 }
 
-static int herd(void)
+/* `per` processes for each of the `nstores` spellings of one store ("machines")
+ * at once on one expired token: wall time and requests. 0 when exactly one
+ * request was made and every process got a token. */
+static int herd(const char *const *stores, int nstores, int per, const char *what)
 {
-	ts_ctx *ctx = ctx_open(opt_store);
-	pid_t *pids = calloc((size_t)opt_herd, sizeof *pids);
+	ts_ctx *ctx = ctx_open(stores[0]);
+	int n = nstores * per;
+	pid_t *pids = calloc((size_t)n, sizeof *pids);
 	double t0, t;
 	long r0, r1;
 	int i, failed = 0;
@@ -301,13 +313,13 @@ static int herd(void)
 	r0 = server_count(ctx, "refresh_token");
 	fflush(stdout);
 	t0 = now_s();
-	for (i = 0; i < opt_herd; i++) {
+	for (i = 0; i < n; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
 			die("fork", NULL);
 		if (pids[i] == 0) {
 			/* Each process on its own, as separate mail programs are. */
-			ts_ctx *c = ctx_open(opt_store);
+			ts_ctx *c = ctx_open(stores[i % nstores]);
 			ts_error err = { 0 };
 			char *tok = NULL;
 			int rc = ts_token_get_access(&tok, NULL, c, opt_token, 0, &err);
@@ -319,7 +331,7 @@ static int herd(void)
 			_exit(rc == TS_OK ? 0 : 1);
 		}
 	}
-	for (i = 0; i < opt_herd; i++) {
+	for (i = 0; i < n; i++) {
 		int status;
 
 		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
@@ -329,16 +341,44 @@ static int herd(void)
 	}
 	t = now_s() - t0;
 	r1 = server_count(ctx, "refresh_token");
-	printf("(d) herd: %d processes, one expired token          %10.1f ms wall, %ld refresh request%s, %d failed\n",
-	       opt_herd, t * 1e3, r1 - r0, r1 - r0 == 1 ? "" : "s", failed);
+	printf("%-50s %10.1f ms wall, %ld refresh request%s, %d failed\n", what, t * 1e3, r1 - r0,
+	       r1 - r0 == 1 ? "" : "s", failed);
 	free(pids);
 	ts_ctx_close(ctx);
 	return r1 - r0 == 1 && failed == 0 ? 0 : 1;
 }
 
+/* The database store: (e), (f), (g), and the cached-login ratio to (a). */
+static int bench_pg(double file_us)
+{
+	char what[96], local[1024], multi[1024];
+	const char *stores[3];
+	const char *at = strchr(opt_pg, '@'), *port = at ? strchr(at, ':') : NULL;
+	double us = bench_cached(opt_pg);
+
+	printf("%-50s %10.2f x   (1.00 = same cost as the file store)\n",
+	       "    cached login, database / file store", us / file_us);
+	bench_refresh(opt_pg, "(f) refresh via database: row lock, POST, commit");
+	/* Three machines: three spellings of the same database. */
+	if (at == NULL || port == NULL || strncmp(at, "@127.0.0.1:", 11) != 0) {
+		fprintf(stderr, "bench_access: --pg must look like postgresql://USER@127.0.0.1:PORT/DB\n");
+		return 1;
+	}
+	snprintf(local, sizeof local, "%.*s@localhost%s", (int)(at - opt_pg), opt_pg, port);
+	snprintf(multi, sizeof multi, "%.*s@127.0.0.1:1,127.0.0.1%s%ctarget_session_attrs=read-write",
+		 (int)(at - opt_pg), opt_pg, port, strchr(port, '?') ? '&' : '?');
+	stores[0] = opt_pg;
+	stores[1] = local;
+	stores[2] = multi;
+	snprintf(what, sizeof what, "(g) herd: 3 machines x %d processes, database", 10);
+	return herd(stores, 3, 10, what);
+}
+
 int main(int argc, char **argv)
 {
-	int i;
+	char what[96];
+	double file_us;
+	int i, rc;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
@@ -357,13 +397,15 @@ int main(int argc, char **argv)
 			opt_refreshes = atoi(v);
 		else if (strcmp(k, "--herd") == 0)
 			opt_herd = atoi(v);
+		else if (strcmp(k, "--pg") == 0)
+			opt_pg = v;
 		else
 			break;
 	}
 	if (i != argc || !opt_dir || !opt_url || !opt_store || !opt_token || opt_seconds <= 0 ||
 	    opt_refreshes < 1 || opt_herd < 1) {
 		fprintf(stderr, "usage: bench_access --dir DIR --url URL --store STORE --token NAME "
-			"[--seconds S] [--refreshes N] [--herd N]\n");
+			"[--seconds S] [--refreshes N] [--herd N] [--pg URI]\n");
 		return 2;
 	}
 	/* An empty global configuration: built-in defaults, whatever the host has. */
@@ -375,10 +417,14 @@ int main(int argc, char **argv)
 			die("cannot write the configuration", NULL);
 	}
 	printf("%-50s %13s %12s\n", "what", "per call", "rate");
-	bench_cached();
+	file_us = bench_cached(NULL);
 	bench_select(1);
 	bench_select(10);
 	bench_select(100);
-	bench_refresh();
-	return herd();
+	bench_refresh(opt_store, "(c) refresh: lock, POST, atomic write");
+	snprintf(what, sizeof what, "(d) herd: %d processes, one expired token", opt_herd);
+	rc = herd((const char *const[]){ opt_store }, 1, opt_herd, what);
+	if (opt_pg != NULL && bench_pg(file_us) != 0)
+		rc = 1;
+	return rc;
 }

@@ -13,7 +13,8 @@ TESTS += \
 	tests/integration/test_valgrind.sh \
 	tests/integration/test_pg_store.sh \
 	tests/integration/test_pg_herd.sh \
-	tests/integration/test_seal.sh
+	tests/integration/test_seal.sh \
+	tests/integration/test_pg_postfix.sh
 EXTRA_DIST += \
 	tests/integration/env.sh \
 	tests/integration/pg_env.sh \

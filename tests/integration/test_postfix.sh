@@ -4,9 +4,15 @@
 # through the plugin from a chrooted smtp(8) with nothing copied into the
 # chroot; the message must reach the SMTP sink behind Dovecot. A second
 # token whose access token expired makes the chrooted smtp(8) refresh.
+# With PF_PG=1 (test_pg_postfix.sh) the relay's store is a PostgreSQL
+# database instead: connected before the chroot, refreshed through it.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/env.sh"
 . "$top_srcdir/tests/server/server.sh"
+if [ -n "${PF_PG:-}" ]; then
+	. "$top_srcdir/tests/integration/pg_env.sh"
+	pg_require
+fi
 
 it_require "$DOVECOT" /usr/sbin/postfix /usr/sbin/postconf /usr/lib/postfix/sbin/master pgrep
 it_require_built
@@ -37,6 +43,16 @@ oauth_control '{"token_length": 0}' >/dev/null
 ok "token 'long' authorized with a 2 KB access token"
 # smtp(8) runs as the mail owner: the store is the relay's, owned by postfix.
 chown -R postfix:postfix "$STORE"
+PF_STORE=$STORE PF_ENV=""
+if [ -n "${PF_PG:-}" ]; then
+	pg_start || { not_ok "private PostgreSQL starts"; done_testing; exit 1; }
+	"$HELPER" --store "$PG_URI" init >/dev/null &&
+		so2 export --with-secrets | "$HELPER" --store "$PG_URI" import - >"$T/pg-import.out" 2>&1 ||
+		{ not_ok "tokens moved into PostgreSQL"; diag "$(cat "$T/pg-import.out")"; done_testing; exit 1; }
+	ok "tokens moved into PostgreSQL; the relay uses $PG_URI"
+	chown postfix "$PGPASSFILE"
+	PF_STORE=$PG_URI PF_ENV="PGPASSFILE=$PGPASSFILE"
+fi
 
 PF="$T/postfix"
 # master(8) opens data_directory files as the mail owner.
@@ -85,7 +101,7 @@ smtp_sasl_password_maps = inline:{ [127.0.0.1]:$_pf_port=$TEST_USER:$1 }
 smtp_sasl_mechanism_filter = xoauth2
 smtp_sasl_security_options = noanonymous
 smtp_tls_security_level = none
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$STORE SASL_OAUTH2_TEMPLATES=$SASL_OAUTH2_TEMPLATES $SAN_ENV
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGIN_DIR SASL_OAUTH2_STORE=$PF_STORE SASL_OAUTH2_TEMPLATES=$SASL_OAUTH2_TEMPLATES $PF_ENV $SAN_ENV
 EOF
 }
 pf_main alice
@@ -197,15 +213,21 @@ fi
 r1=$(oauth_count refresh_token)
 [ "$r1" -eq $((r0 + 1)) ] && ok "the chrooted smtp(8) refreshed exactly once ($r0 -> $r1)" ||
 	{ not_ok "the chrooted smtp(8) refreshed exactly once ($r0 -> $r1)"; pf_log; }
-# The refreshed state was written through the store opened before chroot:
-# the state file holds a new access token (the whole store already belonged
-# to postfix, so the owner alone proves nothing).
-at1=$(state_field short access_token | sha256sum)
-[ "$at1" != "$at0" ] && ok "the chrooted smtp(8) stored the refreshed access token" ||
-	not_ok "the chrooted smtp(8) stored the refreshed access token (state file unchanged)"
-st_owner=$(stat -c %U "$STORE/short.state" 2>/dev/null)
-[ "$st_owner" = postfix ] && ok "the refreshed state file belongs to the mail owner" ||
-	not_ok "the refreshed state file belongs to the mail owner (owner: $st_owner)"
+# The refreshed state was written through the store opened before chroot.
+if [ -n "${PF_PG:-}" ]; then
+	"$HELPER" --store "$PG_URI" token short >/dev/null 2>&1 && [ "$(oauth_count refresh_token)" -eq "$r1" ] &&
+		ok "the refreshed state is in the database (valid, no further refresh)" ||
+		not_ok "the refreshed state is in the database (valid, no further refresh)"
+else
+	# The state file holds a new access token (the whole store already
+	# belonged to postfix, so the owner alone proves nothing).
+	at1=$(state_field short access_token | sha256sum)
+	[ "$at1" != "$at0" ] && ok "the chrooted smtp(8) stored the refreshed access token" ||
+		not_ok "the chrooted smtp(8) stored the refreshed access token (state file unchanged)"
+	st_owner=$(stat -c %U "$STORE/short.state" 2>/dev/null)
+	[ "$st_owner" = postfix ] && ok "the refreshed state file belongs to the mail owner" ||
+		not_ok "the refreshed state file belongs to the mail owner (owner: $st_owner)"
+fi
 
 # ---- a 2 KB token through a recording relay: the AUTH line would exceed
 # 512 octets (RFC 4954 section 4), so the wire must show "AUTH XOAUTH2"
