@@ -18,7 +18,10 @@
  *   example validity: invalid) is seen within that time. The holder of a
  *   lock always reads the database. While the database is unreachable the
  *   cached values are used as they are, so a token that is still valid
- *   keeps working; anything else is a TS_ENET temporary failure;
+ *   keeps working; anything else is a TS_ENET temporary failure. The stamps
+ *   the context's cache asks for (pg_stamp) come from these cached rows
+ *   (the row's xmin, which every update changes), so they cost no round
+ *   trip either;
  * - the schema version is in sasl_oauth2_schema; `init` (TS_STORE_INIT)
  *   creates or upgrades it under an advisory lock, any other open checks it.
  *
@@ -57,6 +60,8 @@ typedef struct pg_entry {
 	ts_token_config *config;
 	ts_state *state;            /* NULL: no state yet */
 	int64_t fetched_ms;
+	uint64_t xmin;              /* the row version read (0: no row) */
+	uint64_t local;             /* changes this process made since */
 } pg_entry;
 
 typedef struct pg_store {
@@ -68,6 +73,7 @@ typedef struct pg_store {
 	size_t ncache;
 	ts_strlist names;           /* cached list */
 	int64_t names_ms;           /* 0: not cached */
+	uint64_t names_version;     /* changes whenever the list read differs */
 	int64_t retry_after_ms;     /* no reconnect before this (monotonic)... */
 	bool stale_ok;              /* ...when the caller has cached values to fall back on */
 	void (*log)(void *arg, int level, const char *msg);
@@ -261,9 +267,9 @@ static void cache_drop(pg_store *ps, const char *name)
 	ps->names_ms = 0;
 }
 
-/* Take over `c` and `s` as the cached row of `name`. */
+/* Take over `c` and `s` as the cached row of `name`, version `xmin`. */
 static int cache_put(pg_store *ps, const char *name, bool exists, ts_token_config *c, ts_state *s,
-		     ts_error *err)
+		     uint64_t xmin, ts_error *err)
 {
 	pg_entry *e = cache_find(ps, name);
 
@@ -286,6 +292,7 @@ static int cache_put(pg_store *ps, const char *name, bool exists, ts_token_confi
 	e->config = c;
 	e->state = s;
 	e->fetched_ms = mono_ms();
+	e->xmin = xmin;
 	return TS_OK;
 nomem:
 	ts_token_config_free(c);
@@ -296,7 +303,7 @@ nomem:
 /* Read the row of `name` into the cache. */
 static int row_fetch(ts_store *st, const char *name, ts_error *err)
 {
-	static const char sql[] = "SELECT config, state FROM sasl_oauth2_tokens WHERE name = $1";
+	static const char sql[] = "SELECT config, state, xmin FROM sasl_oauth2_tokens WHERE name = $1";
 	pg_store *ps = pg_of(st);
 	const char *v[1] = { name };
 	ts_token_config *c = NULL;
@@ -322,7 +329,8 @@ static int row_fetch(ts_store *st, const char *name, ts_error *err)
 		if ((rc = ts_state_parse(&s, t, strlen(t), origin, err)) != TS_OK)
 			goto cleanup;
 	}
-	rc = cache_put(ps, name, exists, c, s, err);
+	rc = cache_put(ps, name, exists, c, s,
+		       PQntuples(res) == 1 ? strtoull(PQgetvalue(res, 0, 2), NULL, 10) + 1 : 0, err);
 	c = NULL;
 	s = NULL;
 cleanup:
@@ -371,45 +379,85 @@ static int row_get(pg_entry **out, ts_store *st, const char *name, ts_error *err
 /* ---------------------------------------------------------------------- */
 /* Backend operations                                                       */
 
-static int pg_list(ts_store *st, ts_strlist *out, ts_error *err)
+/* Read the token list again when the cached one is older than
+ * PG_RECHECK_MS (an unreachable database leaves the old one in use). */
+static int list_get(ts_store *st, ts_error *err)
 {
 	static const char sql[] =
 		"SELECT name FROM sasl_oauth2_tokens WHERE config IS NOT NULL ORDER BY name";
 	pg_store *ps = pg_of(st);
 	PGresult *res = NULL;
 	ts_strlist fresh = { 0 };
+	bool same;
 	int i, rc;
 
-	pthread_mutex_lock(&ps->mu);
-	if (ps->names_ms == 0 || mono_ms() - ps->names_ms >= PG_RECHECK_MS) {
-		ps->stale_ok = ps->names_ms != 0;
-		rc = pg_exec(&res, st, sql, 0, NULL, "cannot list the tokens", err);
-		ps->stale_ok = false;
-		if (rc == TS_ENET && ps->names_ms != 0) {
-			pg_log(ps, TS_LOG_WARN, "using the token list read %lld s ago: %s",
-			       (long long)((mono_ms() - ps->names_ms) / 1000), err ? err->msg : "");
-		} else if (rc != TS_OK) {
+	if (ps->names_ms != 0 && mono_ms() - ps->names_ms < PG_RECHECK_MS)
+		return TS_OK;
+	ps->stale_ok = ps->names_ms != 0;
+	rc = pg_exec(&res, st, sql, 0, NULL, "cannot list the tokens", err);
+	ps->stale_ok = false;
+	if (rc == TS_ENET && ps->names_ms != 0) {
+		pg_log(ps, TS_LOG_WARN, "using the token list read %lld s ago: %s",
+		       (long long)((mono_ms() - ps->names_ms) / 1000), err ? err->msg : "");
+		return TS_OK;
+	}
+	if (rc != TS_OK)
+		return rc;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (ts_name_check(PQgetvalue(res, i, 0), NULL) != TS_OK)
+			continue;
+		if (ts_strlist_add(&fresh, PQgetvalue(res, i, 0)) != TS_OK) {
+			rc = ts_enomem(err);
 			goto cleanup;
-		} else {
-			for (i = 0; i < PQntuples(res); i++) {
-				if (ts_name_check(PQgetvalue(res, i, 0), NULL) != TS_OK)
-					continue;
-				if (ts_strlist_add(&fresh, PQgetvalue(res, i, 0)) != TS_OK) {
-					rc = ts_enomem(err);
-					goto cleanup;
-				}
-			}
-			ts_strlist_clear(&ps->names);
-			ps->names = fresh;
-			fresh.v = NULL;
-			fresh.n = 0;
-			ps->names_ms = mono_ms();
 		}
 	}
-	rc = ts_strlist_copy(out, &ps->names) == TS_OK ? TS_OK : ts_enomem(err);
+	same = fresh.n == ps->names.n;
+	for (i = 0; same && (size_t)i < fresh.n; i++)
+		same = strcmp(fresh.v[i], ps->names.v[i]) == 0;
+	if (!same)
+		ps->names_version++;
+	ts_strlist_clear(&ps->names);
+	ps->names = fresh;
+	fresh.v = NULL;
+	fresh.n = 0;
+	ps->names_ms = mono_ms();
 cleanup:
 	PQclear(res);
 	ts_strlist_clear(&fresh);
+	return rc;
+}
+
+static int pg_list(ts_store *st, ts_strlist *out, ts_error *err)
+{
+	pg_store *ps = pg_of(st);
+	int rc;
+
+	pthread_mutex_lock(&ps->mu);
+	if ((rc = list_get(st, err)) == TS_OK && ts_strlist_copy(out, &ps->names) != TS_OK)
+		rc = ts_enomem(err);
+	pthread_mutex_unlock(&ps->mu);
+	return rc;
+}
+
+/* For the context's cache: versions from the cached rows, no round trip
+ * except the re-check every PG_RECHECK_MS. */
+static int pg_stamp(ts_store *st, ts_obj what, const char *name, ts_stamp *out, ts_error *err)
+{
+	pg_store *ps = pg_of(st);
+	pg_entry *e = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&ps->mu);
+	if (what == TS_OBJ_LIST) {
+		if ((rc = list_get(st, err)) == TS_OK)
+			out->v[0] = ps->names_version;
+	} else if ((rc = row_get(&e, st, name, err)) == TS_OK) {
+		if (what == TS_OBJ_CONFIG ? !e->exists : e->state == NULL)
+			rc = TS_ENOTFOUND;
+		out->v[0] = e->xmin;
+		out->v[1] = e->local;
+	}
 	pthread_mutex_unlock(&ps->mu);
 	return rc;
 }
@@ -535,6 +583,7 @@ static int pg_save_state(ts_store *st, const char *name, ts_state *s, ts_error *
 			ts_state_free(e->state);
 			e->state = copy;
 			e->fetched_ms = mono_ms();
+			e->local++;
 		} else {
 			ts_state_free(copy);
 		}
@@ -678,6 +727,7 @@ static const ts_backend pg_backend = {
 	.unlock = pg_unlock,
 	.remove = pg_remove,
 	.close = pg_close,
+	.stamp = pg_stamp,
 };
 
 /* ---------------------------------------------------------------------- */
