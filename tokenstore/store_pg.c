@@ -624,9 +624,11 @@ static int pg_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out
 		return rc;
 	pthread_mutex_lock(&ps->mu);
 	if (ps->locked != NULL) {
+		/* One lock at a time per connection (this thread holds it). */
 		rc = ts_error_set(err, TS_EINVAL, "token '%s': this process already holds the lock of token '%s'",
 				  name, ps->locked);
-		goto fail;
+		pthread_mutex_unlock(&ps->mu);
+		return rc;
 	}
 	if ((lk = calloc(1, sizeof(*lk))) == NULL || (ps->locked = strdup(name)) == NULL) {
 		rc = ts_enomem(err);
