@@ -137,7 +137,7 @@ cleanup:
 int ts_seal_value(char **out, const ts_seal *k, const char *name, const char *field,
 		  const char *plain, ts_error *err)
 {
-	unsigned char ad[TS_NAME_MAX + 64], *raw = NULL;
+	unsigned char ad[TS_NAME_MAX + 128], *raw = NULL;
 	size_t plen = strlen(plain), adlen = seal_ad(ad, sizeof(ad), name, field);
 	size_t rawlen = SEAL_NONCE_LEN + plen + SEAL_TAG_LEN, pre = sizeof(SEAL_PREFIX) - 1;
 	char *text = NULL;
@@ -169,7 +169,7 @@ cleanup:
 int ts_seal_open(char **out, const ts_seal *k, const char *name, const char *field,
 		 const char *sealed, ts_error *err)
 {
-	unsigned char ad[TS_NAME_MAX + 64], *raw = NULL;
+	unsigned char ad[TS_NAME_MAX + 128], *raw = NULL;
 	const char *b64 = sealed + sizeof(SEAL_PREFIX) - 1;
 	size_t b64len = strlen(b64), adlen = seal_ad(ad, sizeof(ad), name, field);
 	char *plain = NULL;

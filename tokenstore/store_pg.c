@@ -3,7 +3,9 @@
  *
  * Several machines share one database; every guarantee of the file store
  * holds across them:
- * - one row per token in sasl_oauth2_tokens: `config` is the token's YAML
+ * - one row per token in sasl_oauth2_tokens (and one per extra state key
+ *   "NAME#HASH" of a jwt_bearer token acting for other mailboxes, with
+ *   only a state): `config` is the token's YAML
  *   document and `state` its JSON state, the very texts of <name>.yaml and
  *   <name>.state. Keeping the texts (rather than a column per key) means one
  *   parser and one validator for both backends, a schema that does not
@@ -356,7 +358,7 @@ static int row_get(pg_entry **out, ts_store *st, const char *name, ts_error *err
 	int rc;
 
 	*out = NULL;
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	if (e != NULL && !mine && mono_ms() - e->fetched_ms < PG_RECHECK_MS) {
 		*out = e;
@@ -469,6 +471,8 @@ static int pg_load_config(ts_store *st, const char *name, ts_token_config **out,
 	int rc;
 
 	*out = NULL;
+	if ((rc = ts_name_check(name, err)) != TS_OK)
+		return rc;
 	pthread_mutex_lock(&ps->mu);
 	if ((rc = row_get(&e, st, name, err)) != TS_OK)
 		goto cleanup;
@@ -560,7 +564,7 @@ static int pg_save_state(ts_store *st, const char *name, ts_state *s, ts_error *
 	ts_state *copy = NULL;
 	int rc;
 
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	pthread_mutex_lock(&ps->mu);
 	mine = ps->locked != NULL && strcmp(ps->locked, name) == 0 && ps->in_tx;
@@ -620,7 +624,7 @@ static int pg_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out
 	int rc;
 
 	*out = NULL;
-	if ((rc = ts_name_check(name, err)) != TS_OK)
+	if ((rc = ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	pthread_mutex_lock(&ps->mu);
 	if (ps->locked != NULL) {
@@ -675,8 +679,10 @@ static void pg_unlock(ts_lock *lk)
 
 static int pg_remove(ts_store *st, const char *name, ts_error *err)
 {
+	/* The token's row and the rows of its other state keys (NAME#HASH). */
 	static const char sql[] =
-		"DELETE FROM sasl_oauth2_tokens WHERE name = $1 RETURNING config IS NOT NULL";
+		"DELETE FROM sasl_oauth2_tokens WHERE name = $1 OR left(name, length($1) + 1) = $1 || '#' "
+		"RETURNING name = $1 AND config IS NOT NULL";
 	pg_store *ps = pg_of(st);
 	const char *v[1] = { name };
 	PGresult *res = NULL;
@@ -686,9 +692,19 @@ static int pg_remove(ts_store *st, const char *name, ts_error *err)
 		return rc;
 	pthread_mutex_lock(&ps->mu);
 	rc = pg_exec(&res, st, sql, 1, v, "cannot remove the token", err);
-	if (rc == TS_OK && (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0))
-		rc = ts_error_set(err, TS_ENOTFOUND, "token '%s' not found in store %s", name,
-				  st->location);
+	if (rc == TS_OK) {
+		bool had = false;
+		size_t i, n = strlen(name);
+
+		for (i = 0; i < (size_t)PQntuples(res); i++)
+			had = had || strcmp(PQgetvalue(res, (int)i, 0), "t") == 0;
+		if (!had)
+			rc = ts_error_set(err, TS_ENOTFOUND, "token '%s' not found in store %s", name,
+					  st->location);
+		for (i = ps->ncache; i-- > 0;)
+			if (strncmp(ps->cache[i].name, name, n) == 0 && ps->cache[i].name[n] == '#')
+				cache_drop(ps, ps->cache[i].name);
+	}
 	cache_drop(ps, name);
 	PQclear(res);
 	pthread_mutex_unlock(&ps->mu);
@@ -738,7 +754,8 @@ static const ts_backend pg_backend = {
 /* Each step takes the schema from version i to i + 1. */
 static const char *const schema_steps[PG_SCHEMA_VERSION] = {
 	"CREATE TABLE sasl_oauth2_tokens ("
-	" name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$'),"
+	" name text PRIMARY KEY"
+	"  CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}(#[0-9a-f]{32})?$'),"
 	" config text,"
 	" state text,"
 	" updated_at timestamptz NOT NULL DEFAULT now())",

@@ -151,5 +151,11 @@ case $(drv 'token alice') in
 "err -12 "*) ok "validity: invalid set elsewhere is seen by a running process within 5 s" ;;
 *) not_ok "validity: invalid set elsewhere is seen by a running process within 5 s" ;;
 esac
+# A jwt_bearer token keeps one state per mailbox (key NAME#HASH): those rows
+# go with the token.
+pg_sql "INSERT INTO sasl_oauth2_tokens (name, state) VALUES ('alice#0123456789abcdef0123456789abcdef', '{}')" >/dev/null
+pgs remove alice >/dev/null 2>&1 && [ "$(pg_sql "SELECT count(*) FROM sasl_oauth2_tokens WHERE name LIKE 'alice%'")" = 0 ] &&
+	ok "remove takes the token's per-mailbox state rows with it" ||
+	not_ok "remove takes the token's per-mailbox state rows with it"
 exec 3>&-
 done_testing
