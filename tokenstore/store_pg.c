@@ -11,10 +11,17 @@
  *   parser and one validator for both backends, a schema that does not
  *   change when a configuration key is added, and export/import that move
  *   rows and files alike;
- * - the per-token lock is the row lock of a transaction (SELECT ... FOR
- *   UPDATE, waiting at most `lock_timeout`); the holder re-reads the state
- *   inside it, and save_state writes the new state and commits, so a
- *   rotated refresh token is stored in the transaction that held the lock;
+ * - the per-token lock is a session advisory lock keyed by the token's
+ *   state key (pg_advisory_lock, waiting at most `lock_timeout`), held on
+ *   this connection across transactions: refresh.c writes the state before
+ *   it spends a refresh token and again, with retries, after the answer,
+ *   and each of those writes must be durable (committed) while the lock is
+ *   still held. A row lock (SELECT ... FOR UPDATE) ends with the first
+ *   commit, so it cannot serve. The holder re-reads the row under the lock;
+ *   a lost connection drops the lock on the server, and is not silently
+ *   re-made while this process believes it holds one. Connection poolers
+ *   in transaction mode (pgbouncer) do not keep session locks: connect to
+ *   the server, or pool by session;
  * - reads are cached in the process for PG_RECHECK_MS: a valid access
  *   token is handed out with no round trip, and an edit made elsewhere (for
  *   example validity: invalid) is seen within that time. The holder of a
@@ -70,7 +77,7 @@ typedef struct pg_store {
 	PGconn *conn;
 	pthread_mutex_t mu;         /* recursive; a lock holder keeps it */
 	char *locked;               /* name whose row lock the open transaction holds */
-	bool in_tx;
+	bool in_tx;                 /* schema_init's transaction is open */
 	pg_entry *cache;
 	size_t ncache;
 	ts_strlist names;           /* cached list */
@@ -215,6 +222,9 @@ static int pg_exec(PGresult **out, ts_store *st, const char *sql, int n, const c
 	for (attempt = 0; attempt < 2; attempt++) {
 		ExecStatusType es;
 
+		/* Never reconnect under a lock: the new session would not hold it. */
+		if (ps->locked != NULL && PQstatus(ps->conn) != CONNECTION_OK)
+			return pg_error(st, NULL, what, err);
 		if (!ps->in_tx && (rc = pg_ensure(st, what, err)) != TS_OK)
 			return rc;
 		res = n > 0 ? PQexecParams(ps->conn, sql, n, NULL, v, NULL, NULL, 0) : PQexec(ps->conn, sql);
@@ -229,7 +239,7 @@ static int pg_exec(PGresult **out, ts_store *st, const char *sql, int n, const c
 		rc = pg_error(st, res, what, err);
 		PQclear(res);
 		res = NULL;
-		if (rc != TS_ENET || ps->in_tx || attempt == 1)
+		if (rc != TS_ENET || ps->in_tx || ps->locked != NULL || attempt == 1)
 			break;
 		/* Lost between statements (server restarted): reconnect once. */
 		ps->retry_after_ms = 0;
@@ -552,13 +562,10 @@ cleanup:
 
 static int pg_save_state(ts_store *st, const char *name, ts_state *s, ts_error *err)
 {
-	static const char sql_locked[] =
-		"UPDATE sasl_oauth2_tokens SET state = $2, updated_at = now() WHERE name = $1";
-	static const char sql_free[] =
+	static const char sql[] =
 		"INSERT INTO sasl_oauth2_tokens (name, state) VALUES ($1, $2) "
 		"ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()";
 	pg_store *ps = pg_of(st);
-	bool mine;
 	char *text = NULL;
 	const char *v[2];
 	ts_state *copy = NULL;
@@ -567,19 +574,14 @@ static int pg_save_state(ts_store *st, const char *name, ts_state *s, ts_error *
 	if ((rc = ts_state_key_check(name, err)) != TS_OK)
 		return rc;
 	pthread_mutex_lock(&ps->mu);
-	mine = ps->locked != NULL && strcmp(ps->locked, name) == 0 && ps->in_tx;
 	s->generation++;
 	if ((rc = ts_state_emit(&text, s, err)) != TS_OK)
 		goto cleanup;
 	v[0] = name;
 	v[1] = text;
-	rc = pg_exec(NULL, st, mine ? sql_locked : sql_free, 2, v, "cannot save the token state", err);
-	/* The state is written in the transaction that holds the row lock;
-	 * committing here makes it durable before the caller goes on. */
-	if (rc == TS_OK && mine) {
-		rc = pg_exec(NULL, st, "COMMIT", 0, NULL, "cannot commit the token state", err);
-		ps->in_tx = false;
-	}
+	/* One statement, committed at once: durable before the caller goes on
+	 * (and spends the refresh token), while the caller holds the lock. */
+	rc = pg_exec(NULL, st, sql, 2, v, "cannot save the token state", err);
 	if (rc == TS_OK && ts_state_dup(&copy, s, NULL) == TS_OK) {
 		pg_entry *e = cache_find(ps, name);
 
@@ -612,16 +614,17 @@ static void pg_rollback(ts_store *st)
 	}
 }
 
+/* The advisory lock's keys: a constant for this program, and the hash of
+ * the state key (a collision only makes two tokens wait for each other). */
+#define PG_LOCK_SQL(fn) "SELECT " fn "(1397703982, hashtext($1))"
+
 static int pg_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out, ts_error *err)
 {
-	static const char sql_row[] =
-		"INSERT INTO sasl_oauth2_tokens (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
-	static const char sql_lock[] = "SELECT 1 FROM sasl_oauth2_tokens WHERE name = $1 FOR UPDATE";
 	pg_store *ps = pg_of(st);
 	const char *v[1] = { name };
-	char begin[96];
+	char set[64];
 	ts_lock *lk = NULL;
-	int rc;
+	int rc, rc2;
 
 	*out = NULL;
 	if ((rc = ts_state_key_check(name, err)) != TS_OK)
@@ -634,30 +637,34 @@ static int pg_lock(ts_store *st, const char *name, int timeout_ms, ts_lock **out
 		pthread_mutex_unlock(&ps->mu);
 		return rc;
 	}
-	if ((lk = calloc(1, sizeof(*lk))) == NULL || (ps->locked = strdup(name)) == NULL) {
+	if ((lk = calloc(1, sizeof(*lk))) == NULL) {
 		rc = ts_enomem(err);
 		goto fail;
 	}
 	lk->st = st;
-	if ((rc = pg_ensure(st, "cannot lock a token", err)) != TS_OK)
+	snprintf(set, sizeof(set), "SET lock_timeout = %d", timeout_ms > 0 ? timeout_ms : 1);
+	if ((rc = pg_exec(NULL, st, set, 0, NULL, "cannot lock a token", err)) != TS_OK)
 		goto fail;
-	snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL lock_timeout = %d", timeout_ms > 0 ? timeout_ms : 1);
-	if ((rc = pg_exec(NULL, st, begin, 0, NULL, "cannot lock a token", err)) != TS_OK)
+	rc = pg_exec(NULL, st, PG_LOCK_SQL("pg_advisory_lock"), 1, v, "cannot lock a token", err);
+	rc2 = pg_exec(NULL, st, "SET lock_timeout = 0", 0, NULL, "cannot lock a token", NULL);
+	if (rc == TS_OK && rc2 != TS_OK) {
+		(void)pg_exec(NULL, st, PG_LOCK_SQL("pg_advisory_unlock"), 1, v, "unlock", NULL);
+		rc = pg_error(st, NULL, "cannot lock a token", err);
+	}
+	if (rc != TS_OK)
 		goto fail;
-	ps->in_tx = true;
-	if ((rc = pg_exec(NULL, st, sql_row, 1, v, "cannot lock a token", err)) != TS_OK ||
-	    (rc = pg_exec(NULL, st, sql_lock, 1, v, "cannot lock a token", err)) != TS_OK)
+	if ((ps->locked = strdup(name)) == NULL) {
+		(void)pg_exec(NULL, st, PG_LOCK_SQL("pg_advisory_unlock"), 1, v, "unlock", NULL);
+		rc = ts_enomem(err);
 		goto fail;
+	}
 	*out = lk;
 	return TS_OK; /* the mutex stays held until unlock */
 fail:
 	if (rc == TS_ELOCKED)
 		ts_error_set(err, TS_ELOCKED,
-			     "token '%s' is locked by another process and was not released within %d ms; try again, or look for a hung process (pg_stat_activity)",
+			     "token '%s' is locked by another process and was not released within %d ms; try again, or look for a hung process (pg_stat_activity, pg_locks)",
 			     name, timeout_ms);
-	pg_rollback(st);
-	free(ps->locked);
-	ps->locked = NULL;
 	free(lk);
 	pthread_mutex_unlock(&ps->mu);
 	return rc;
@@ -666,11 +673,15 @@ fail:
 static void pg_unlock(ts_lock *lk)
 {
 	pg_store *ps;
+	const char *v[1];
 
 	if (lk == NULL)
 		return;
 	ps = pg_of(lk->st);
-	pg_rollback(lk->st);
+	v[0] = ps->locked;
+	/* A lost connection has dropped the lock on the server already. */
+	if (PQstatus(ps->conn) == CONNECTION_OK)
+		(void)pg_exec(NULL, lk->st, PG_LOCK_SQL("pg_advisory_unlock"), 1, v, "unlock", NULL);
 	free(ps->locked);
 	ps->locked = NULL;
 	free(lk);
