@@ -123,7 +123,7 @@ static void check_store(const char *dir)
 
 	if (ts_store_is_pg(dir)) {
 		/* The context opened it: connected, schema of the right version. */
-		check_ok("store", "PostgreSQL %s (connected, schema current)", dir);
+		doctor_ok("store", "PostgreSQL %s (connected, schema current)", dir);
 		return;
 	}
 	if (stat(dir, &sb) != 0) {

@@ -47,7 +47,8 @@ int main(void)
 	o.load_ca = true;
 	o.preload_secrets = true;
 	o.log = log_stderr;
-	if ((rc = ts_ctx_open(&ctx, &o, &err)) != TS_OK) {
+	/* As the plugin does: libcurl loaded before any chroot. */
+	if ((rc = oa2_preload(&err)) != TS_OK || (rc = ts_ctx_open(&ctx, &o, &err)) != TS_OK) {
 		answer(rc, &err);
 		return 1;
 	}

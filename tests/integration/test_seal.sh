@@ -57,12 +57,14 @@ expect_fail "file store: alice's state copied to bob is refused" 'copied from an
 cp "$T/bob.state" "$STORE/bob.state"
 check "bob's own state still works" with c1 so2 token bob
 
-# ---- changing the key (as the README says)
+# ---- changing the key (as the README says): export with the old key,
+# remove the tokens, import with the new key
 with c1 so2 export --with-secrets >"$T/all.yaml" &&
-	with c2 so2 import --overwrite "$T/all.yaml" >"$T/rekey.out" 2>&1 &&
+	with c1 so2 remove alice >/dev/null && with c1 so2 remove bob >/dev/null &&
+	with c2 so2 import "$T/all.yaml" >"$T/rekey.out" 2>&1 &&
 	[ "$(with c2 so2 token alice)" = "$AT" ] &&
-	ok "key changed: export --with-secrets with the old key, import --overwrite with the new" ||
-	{ not_ok "key changed: export --with-secrets with the old key, import --overwrite with the new"; diag "$(cat "$T/rekey.out")"; }
+	ok "key changed: export --with-secrets with the old key, remove, import with the new" ||
+	{ not_ok "key changed: export --with-secrets with the old key, remove, import with the new"; diag "$(cat "$T/rekey.out")"; }
 expect_fail "after the change the old key is refused" 'cannot be decrypted' with c1 so2 token alice
 cat "$STORE"/* >"$T/files2.txt"
 no_clear "after the change: still nothing in clear" "$T/files2.txt"
