@@ -101,6 +101,12 @@ h token st >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q "key 'access_token' contains a space, control character" "$T/err" \
 	&& ok "token: a state file whose access token holds SOH is refused, nothing printed" \
 	|| { not_ok "state with SOH (exit $rc)"; diag "$(od -c "$T/out" | head -3)" "$(cat "$T/err")"; }
+# A text field of the state (scope, token_type) with ESC: refused on load.
+printf '{"access_token": "AAA", "token_type": "Bearer", "expires_at": 4102444800, "scope": "mail\\u001b[2Jx"}\n' >"$S/st.state"
+h token st >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q "key 'scope' contains a control character" "$T/err" \
+	&& ok "token: a state file whose scope holds ESC is refused, nothing printed" \
+	|| { not_ok "state with ESC in scope (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
 printf '{"access_token": "AAA:user=other", "token_type": "Bearer", "expires_at": 4102444800}\n' >"$S/st.state"
 h token st >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -ne 0 ] && [ ! -s "$T/out" ] && grep -q "outside RFC 6750's token set, so it is not sent" "$T/err" \
