@@ -157,6 +157,8 @@ static int cb_getopt(void *context, const char *plugin_name, const char *option,
 		v = t->g->store_dir;
 	else if (strcmp(option, "oauth2_config") == 0)
 		v = t->g->config_path;
+	else if (strcmp(option, "oauth2_preload") == 0)
+		v = "no";       /* no chroot here: libcurl only for a refresh */
 	if (v == NULL)
 		return SASL_FAIL;
 	*result = v;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,9 @@ static int connect_one(int *out, const struct addrinfo *ai, long long deadline)
 		goto fail;
 	}
 done:
+	/* Each command and each relayed chunk goes out at once: no wait for
+	 * the ACK of the previous small segment (Nagle). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	*out = fd;
 	return 0;
 fail:
@@ -128,7 +132,7 @@ int tls_connect(tls_conn *c, const char *host, const char *port, int timeout_s,
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV | (c->host_is_ip ? AI_NUMERICHOST : 0);
 	r = getaddrinfo(host, port, &hints, &res);
 	if (r != 0) {
 		ts_error_set(err, TS_ENET, "cannot resolve %s port %s: %s", host, port,

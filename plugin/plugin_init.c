@@ -68,7 +68,8 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 {
 	ts_open_opts opts;
 	ts_error err = { 0 };
-	char *store, *config;
+	char *store, *config, *preload;
+	bool chroot_ready = true;
 	int rc;
 
 	if (glob->ctx != NULL)
@@ -86,11 +87,24 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 		glob->opt_config = config;
 	}
 
+	/* oauth2_preload=no: a program that never enters a chroot (the
+	 * helper's tunnel) spares itself libcurl and the secret files until a
+	 * refresh needs them. */
+	preload = plug_option(utils, "oauth2_preload");
+	if (preload != NULL) {
+		if (strcmp(preload, "no") == 0)
+			chroot_ready = false;
+		else if (strcmp(preload, "yes") != 0)
+			plug_ts_log(glob, TS_LOG_WARN, "option oauth2_preload must be yes or no; "
+				    "using yes");
+		free(preload);
+	}
+
 	memset(&opts, 0, sizeof(opts));
 	opts.plugin_store = glob->opt_store;
 	opts.plugin_config = glob->opt_config;
 	opts.load_ca = true;
-	opts.preload_secrets = true;
+	opts.preload_secrets = chroot_ready;
 	opts.log = plug_ts_log;
 	opts.log_arg = glob;
 	rc = ts_ctx_open(&glob->ctx, &opts, &err);
@@ -103,7 +117,7 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 		return rc;
 	}
 	/* Refreshes need libcurl: load it now, before a chroot hides it. */
-	if (oa2_preload(&err) != TS_OK)
+	if (chroot_ready && oa2_preload(&err) != TS_OK)
 		plug_ts_log(glob, TS_LOG_WARN, err.msg);
 	glob->open_code = TS_OK;
 	glob->open_msg[0] = '\0';
