@@ -229,6 +229,25 @@ else
 	not_ok "a bad PORT is a usage error (exit $rc)"; diag "$(cat "$T/usage2.err")"
 fi
 
+# A login with a cached token loads neither libcurl nor anything it pulls
+# in (the plugin's chroot preload is off in the tunnel): the live tunnel's
+# memory map after PREAUTH. Linux /proc only.
+if [ -r /proc/self/maps ]; then
+	sleep 3 | "$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" >"$T/lazy.out" 2>"$T/lazy.err" &
+	_lp=$!
+	_i=0
+	while [ $_i -lt 100 ] && ! grep -q '^\* PREAUTH' "$T/lazy.out"; do sleep 0.1; _i=$((_i + 1)); done
+	cp "/proc/$_lp/maps" "$T/lazy.maps" 2>/dev/null
+	wait $_lp
+	if grep -q '^\* PREAUTH' "$T/lazy.out" && grep -q 'libsasloauth2' "$T/lazy.maps" &&
+	   ! grep -q 'libcurl' "$T/lazy.maps"; then
+		ok "a cached-token tunnel login does not load libcurl"
+	else
+		not_ok "a cached-token tunnel login does not load libcurl"
+		diag "$(grep -E 'libcurl|libsasloauth2' "$T/lazy.maps" | head -3)" "$(cat "$T/lazy.err")"
+	fi
+fi
+
 # --idle-timeout ends a silent session (exit 3, reason on stderr); without
 # it the same silence is fine.
 sleep 4 | "$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" --idle-timeout 1 >"$T/idle.out" 2>"$T/idle.err"
