@@ -292,6 +292,57 @@ static void ssl_error(const char *what, const tls_conn *c, int ssl_err, ts_error
 	}
 }
 
+/* The system's CA certificates without ca_bundle. OpenSSL's default paths
+ * parse the whole bundle file (Debian: 150 certificates, more CPU than the
+ * rest of a tunnel login) before the handshake. Here the hashed directory
+ * is asked first, one issuer at a time; the bundle file (SSL_CERT_FILE, or
+ * OpenSSL's default) is parsed only when the directory has no issuer for
+ * a certificate, so a system without a hashed directory still verifies
+ * exactly as before. Verification itself stays OpenSSL's. */
+static int lazy_file_get(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NAME *name,
+			 X509_OBJECT *ret)
+{
+	X509_STORE *st = X509_LOOKUP_get_store(lu);
+	const X509_OBJECT *o;
+	int ok = 0;
+
+	if (X509_LOOKUP_get_method_data(lu) == NULL) {
+		const char *file = getenv(X509_get_default_cert_file_env());
+
+		X509_LOOKUP_set_method_data(lu, lu);    /* once, found or not */
+		if (file == NULL || file[0] == '\0')
+			file = X509_get_default_cert_file();
+		X509_STORE_load_file(st, file);
+		ERR_clear_error();
+	}
+	X509_STORE_lock(st);
+	o = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(st), type, name);
+	if (o != NULL && type == X509_LU_X509)
+		ok = X509_OBJECT_set1_X509(ret, X509_OBJECT_get0_X509(o));
+	else if (o != NULL && type == X509_LU_CRL)
+		ok = X509_OBJECT_set1_X509_CRL(ret, X509_OBJECT_get0_X509_CRL(o));
+	X509_STORE_unlock(st);
+	return ok;
+}
+
+static int system_cas(SSL_CTX *ctx)
+{
+	static X509_LOOKUP_METHOD *lazy_file;
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *dir;
+
+	if (lazy_file == NULL) {
+		lazy_file = X509_LOOKUP_meth_new("sasl-oauth2 lazy CA file");
+		if (lazy_file == NULL ||
+		    X509_LOOKUP_meth_set_get_by_subject(lazy_file, lazy_file_get) != 1)
+			return 0;
+	}
+	dir = X509_STORE_add_lookup(st, X509_LOOKUP_hash_dir());
+	if (dir == NULL || X509_LOOKUP_add_dir(dir, NULL, X509_FILETYPE_DEFAULT) != 1)
+		return 0;
+	return X509_STORE_add_lookup(st, lazy_file) != NULL;
+}
+
 static int ctx_setup(tls_conn *c, const char *ca_bundle, ts_error *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -311,7 +362,7 @@ static int ctx_setup(tls_conn *c, const char *ca_bundle, ts_error *err)
 				  ca_bundle);
 			return -1;
 		}
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	} else if (system_cas(ctx) != 1) {
 		ERR_clear_error();
 		ts_error_set(err, TS_EINVAL, "cannot load the system's CA certificates; install "
 			  "ca-certificates or set ca_bundle in the global configuration");

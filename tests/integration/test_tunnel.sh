@@ -248,6 +248,30 @@ if [ -r /proc/self/maps ]; then
 	fi
 fi
 
+# Without ca_bundle the system's CAs: the hashed directory (SSL_CERT_DIR)
+# is asked first, the bundle file (SSL_CERT_FILE) only when the directory
+# has no issuer; a CA in neither is refused.
+printf 'http_timeout: 10\n' >"$T/noca.conf"
+mkdir -p "$T/cadir-empty" "$T/cadir"
+cp "$TLS_CA" "$T/cadir/ca.pem"
+openssl rehash "$T/cadir" >/dev/null 2>&1 || c_rehash "$T/cadir" >/dev/null 2>&1
+sysca() {
+	_sn=$1; shift
+	printf 'a1 LOGOUT\r\n' | env SASL_OAUTH2_CONFIG="$T/noca.conf" "$@" \
+		"$HELPER" tunnel alice localhost "$IMAPS_PORT" >"$T/sysca-$_sn.out" 2>"$T/sysca-$_sn.err"
+}
+sysca file SSL_CERT_DIR="$T/cadir-empty" SSL_CERT_FILE="$TLS_CA"
+sysca dir SSL_CERT_DIR="$T/cadir" SSL_CERT_FILE="$T/none.pem"
+sysca neither SSL_CERT_DIR="$T/cadir-empty" SSL_CERT_FILE="$T/none.pem"
+if grep -q '^a1 OK' "$T/sysca-file.out" && grep -q '^a1 OK' "$T/sysca-dir.out" &&
+   grep -q 'signed by an unknown CA' "$T/sysca-neither.err" &&
+   ! grep -q 'PREAUTH' "$T/sysca-neither.out"; then
+	ok "without ca_bundle the CA comes from SSL_CERT_DIR or SSL_CERT_FILE, else refused"
+else
+	not_ok "without ca_bundle the CA comes from SSL_CERT_DIR or SSL_CERT_FILE, else refused"
+	diag "$(cat "$T"/sysca-*.err)"
+fi
+
 # --idle-timeout ends a silent session (exit 3, reason on stderr); without
 # it the same silence is fine.
 sleep 4 | "$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" --idle-timeout 1 >"$T/idle.out" 2>"$T/idle.err"
