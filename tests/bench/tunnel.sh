@@ -27,7 +27,18 @@ with open(sys.argv[1], "wb") as f:
         f.write(rnd[i:i + 76].encode() + b"\r\n")
 ' "$T/big.eml"
 dovecot_deliver "$TEST_USER" "$T/big.eml"
+# The system's CAs as most machines have them: the private CA in a hashed
+# directory searched with the system's, and the system's bundle file.
+printf '# no ca_bundle\n' >"$T/sysca.conf"
+mkdir -p "$T/cadir" && cp "$TLS_CA" "$T/cadir/ca.pem" && openssl rehash "$T/cadir" >/dev/null 2>&1
+SSL_CERT_DIR="$T/cadir:$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/certs"
+SSL_CERT_FILE="$T/cadir/bundle.pem"
+cat "$TLS_CA" >"$SSL_CERT_FILE"
+_sysfile=$(openssl version -d | sed 's/^OPENSSLDIR: "\(.*\)"$/\1/')/cert.pem
+[ -r "$_sysfile" ] && cat "$_sysfile" >>"$SSL_CERT_FILE"
+export SSL_CERT_DIR SSL_CERT_FILE
 "$HELPER" --store "$STORE" --config "$T/so2.conf" token alice |
 	SASL_PATH="$PLUGIN_DIR" "$PYTHON3" "$top_srcdir/tests/bench/tunnel_bench.py" \
 		--port "$IMAPS_PORT" --ca "$TLS_CA" --user "$TEST_USER" --helper "$HELPER" --logins "${BENCH_TUNNEL_LOGINS:-40}" \
-		--tunnel "$HELPER --store $STORE --config $T/so2.conf tunnel alice localhost $IMAPS_PORT"
+		--tunnel "$HELPER --store $STORE --config $T/so2.conf tunnel alice localhost $IMAPS_PORT" \
+		--tunnel-sysca "$HELPER --store $STORE --config $T/sysca.conf tunnel alice localhost $IMAPS_PORT"

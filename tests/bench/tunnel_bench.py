@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--helper", required=True, help="the helper, for its start time")
     ap.add_argument("--logins", type=int, default=30)
     ap.add_argument("--fetches", type=int, default=3)
+    ap.add_argument("--tunnel-sysca", help="the tunnel command line without ca_bundle, "
+                    "for the system's CAs (SSL_CERT_DIR, SSL_CERT_FILE from the environment)")
     a = ap.parse_args()
     token = sys.stdin.readline().strip().encode()
     user = a.user.encode()
@@ -165,6 +167,17 @@ def main():
           "process %.2f ms (start, TLS, login, relay of LOGOUT, exit), added %.2f ms; "
           "starting the helper alone (--version) %.2f ms [minimum of %d]"
           % (cd * ms, ct * ms, (ct - cd) * ms, cs * ms, n))
+
+    if a.tunnel_sysca:
+        # The usual setup (no ca_bundle): what the system's CA store costs.
+        c_sys = []
+        for _ in range(n):
+            p, w, r = tunnel_login(shlex.split(a.tunnel_sysca))
+            logout(w, r)
+            c_sys.append(reap(p))
+        print("tunnel login CPU with the system's CAs instead of ca_bundle: %.2f ms, "
+              "%+.2f ms against ca_bundle [minimum of %d]"
+              % (min(c_sys) * ms, (min(c_sys) - ct) * ms, n))
 
     r_direct, r_tunnel = [], []
     size = 0
