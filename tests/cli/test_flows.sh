@@ -175,7 +175,7 @@ device_run() {
 	"$HELPER" --store "$S" --config "$CONF" authorize "$1" >"$T/dev.out" 2>"$T/dev.err" </dev/null &
 	_pid=$!
 	_i=0
-	while ! grep -q "^Enter code: [A-Z0-9]*-[A-Z0-9]*$" "$T/dev.out" 2>/dev/null && [ $_i -lt 100 ]; do
+	while ! grep -q "^Enter code: [A-Z0-9]*-[A-Z0-9]*$" "$T/dev.out" 2>/dev/null && [ $_i -lt 600 ]; do
 		sleep 0.1; _i=$((_i + 1))
 	done
 	_code=$(sed -n 's/^Enter code: //p' "$T/dev.out")

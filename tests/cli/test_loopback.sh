@@ -51,7 +51,7 @@ port=\$(printf '%s' "\$loc" | sed -n 's|^http://127.0.0.1:\([0-9]*\)/.*|\1|p')
 "$PYTHON3" "$top_srcdir/tests/cli/loopback_hold.py" "\$port" $HOLD "$T/hold.ready" 2>>"$T/hold.log" &
 echo \$! >"$T/hold.pid"
 i=0
-while [ ! -s "$T/hold.ready" ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+while [ ! -s "$T/hold.ready" ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
 sleep 0.5
 curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "\$loc" >"$T/held.codes" 2>>"$T/browser.log"
 EOF

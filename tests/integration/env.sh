@@ -463,6 +463,17 @@ dovecot_log() {
 # logged after the mark.
 dovecot_log_mark() { DOVECOT_LOG_MARK=$(wc -c <"$DOVECOT_LOG" 2>/dev/null || echo 0); }
 dovecot_log_since() { tail -c +$(( ${DOVECOT_LOG_MARK:-0} + 1 )) "$DOVECOT_LOG" 2>/dev/null; }
+# dovecot_log_wait PATTERN [SECONDS]: bounded wait (default 10 s) for a line
+# matching PATTERN since the mark. Dovecot writes its log after it answers
+# the client, so a client that finished does not mean the line is there.
+dovecot_log_wait() {
+	_lw_i=0 _lw_max=$(( ${2:-10} * 10 ))
+	while ! dovecot_log_since | grep -q -- "$1"; do
+		[ $_lw_i -ge $_lw_max ] && return 1
+		sleep 0.1
+		_lw_i=$((_lw_i + 1))
+	done
+}
 
 # dovecot_deliver USER FILE: put a message straight into USER's Maildir/new.
 dovecot_deliver() {

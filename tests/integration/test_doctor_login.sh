@@ -30,7 +30,7 @@ d alice --login >"$T/out" 2>&1; rc=$?
 	grep -q "^ok  *login smtp: 127.0.0.1:$SUBM_PORT: logged in as $TEST_USER" "$T/out" \
 	&& ok "doctor alice --login: IMAP, POP3 and SMTP logins over STARTTLS all ok" \
 	|| { not_ok "doctor --login (exit $rc)"; diag "$(cat "$T/out")"; dovecot_log 20; }
-dovecot_log_since | grep -q "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2.*TLS" ||
+dovecot_log_wait "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2.*TLS" ||
 	dovecot_log | grep -q "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" \
 	&& ok "Dovecot logged the SMTP login" || { not_ok "Dovecot SMTP login"; dovecot_log 20; }
 grep -qF "$TOKEN" "$T/out" && not_ok "doctor --login printed the token" || ok "doctor --login prints no token"

@@ -28,7 +28,7 @@ esac
 
 # expect_login SERVICE MECH: Dovecot logged a successful login since the mark.
 expect_login() {
-	if dovecot_log_since | grep -q "$1-login: Info: Login: user=<$TEST_USER>, method=$2"; then
+	if dovecot_log_wait "$1-login: Info: Login: user=<$TEST_USER>, method=$2"; then
 		ok "Dovecot logged the $1 $2 login of $TEST_USER"
 	else
 		not_ok "Dovecot logged the $1 $2 login of $TEST_USER"; dovecot_log 20

@@ -73,7 +73,7 @@ dovecot_log_mark
 if run_mbsync XOAUTH2; then ok "mbsync with AuthMechs XOAUTH2 exits 0"; else
 	not_ok "mbsync with AuthMechs XOAUTH2 exits 0"; diag "$(cat "$T/mbsync-XOAUTH2.out")"; dovecot_log 20
 fi
-if dovecot_log_since | grep -q "imap-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2"; then
+if dovecot_log_wait "imap-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2"; then
 	ok "Dovecot logged mbsync's XOAUTH2 login"
 else
 	not_ok "Dovecot logged mbsync's XOAUTH2 login"; dovecot_log 20
@@ -99,7 +99,7 @@ if run_mbsync OAUTHBEARER && near_has OAUTHBEARER 'Subject: so2 mbsync two'; the
 else
 	not_ok "mbsync with AuthMechs OAUTHBEARER syncs the mailbox"; diag "$(cat "$T/mbsync-OAUTHBEARER.out")"; dovecot_log 20
 fi
-dovecot_log_since | grep -q "method=OAUTHBEARER" && ok "Dovecot logged mbsync's OAUTHBEARER login" ||
+dovecot_log_wait "method=OAUTHBEARER" && ok "Dovecot logged mbsync's OAUTHBEARER login" ||
 	not_ok "Dovecot logged mbsync's OAUTHBEARER login"
 
 # PassCmd printing the token name works the same way.

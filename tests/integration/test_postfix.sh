@@ -183,7 +183,7 @@ if wait_until 30 sink_has "so2 postfix one"; then
 else
 	not_ok "message one was relayed through Dovecot submission to the sink"; pf_log; dovecot_log 20
 fi
-dovecot_log_since | grep -q "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" &&
+dovecot_log_wait "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" &&
 	ok "Dovecot logged Postfix's XOAUTH2 login" || { not_ok "Dovecot logged Postfix's XOAUTH2 login"; dovecot_log 20; }
 grep -q 'status=sent' "$PF/maillog" 2>/dev/null && ok "Postfix logged status=sent" || { not_ok "Postfix logged status=sent"; pf_log; }
 # The smtp(8) that delivered it is still idle: its root is the chroot.
@@ -260,7 +260,7 @@ printf "user=$TEST_USER\001auth=Bearer $LTOKEN\001\001" >"$T/want.bin"
 [ ${#LTOKEN} -eq 2048 ] && cmp -s "$T/ir.bin" "$T/want.bin" &&
 	ok "Postfix, 2 KB token: then the token on its own line" ||
 	{ not_ok "Postfix, 2 KB token: then the token on its own line"; diag "token length ${#LTOKEN}"; }
-dovecot_log_since | grep -q "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" &&
+dovecot_log_wait "submission-login: Info: Login: user=<$TEST_USER>, method=XOAUTH2" &&
 	ok "Dovecot logged the split XOAUTH2 login" || { not_ok "Dovecot logged the split XOAUTH2 login"; dovecot_log 20; }
 
 done_testing

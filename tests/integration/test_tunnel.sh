@@ -236,7 +236,7 @@ if [ -r /proc/self/maps ]; then
 	sleep 3 | "$HELPER" tunnel alice 127.0.0.1 "$IMAPS_PORT" >"$T/lazy.out" 2>"$T/lazy.err" &
 	_lp=$!
 	_i=0
-	while [ $_i -lt 100 ] && ! grep -q '^\* PREAUTH' "$T/lazy.out"; do sleep 0.1; _i=$((_i + 1)); done
+	while [ $_i -lt 600 ] && ! grep -q '^\* PREAUTH' "$T/lazy.out"; do sleep 0.1; _i=$((_i + 1)); done
 	cp "/proc/$_lp/maps" "$T/lazy.maps" 2>/dev/null
 	wait $_lp
 	if grep -q '^\* PREAUTH' "$T/lazy.out" && grep -q 'libsasloauth2' "$T/lazy.maps" &&

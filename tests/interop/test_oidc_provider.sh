@@ -339,7 +339,7 @@ device_start() {
 	DPID=$!
 	at_exit "kill $DPID 2>/dev/null"
 	_i=0
-	while ! grep -q '^(or open ' "$T/dev.out" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	while ! grep -q '^(or open ' "$T/dev.out" 2>/dev/null && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i + 1)); done
 	DEV_URL=$(sed -n 's/^(or open \(.*\))$/\1/p' "$T/dev.out")
 	[ -n "$DEV_URL" ]
 }
@@ -464,7 +464,7 @@ else
 	for mech in XOAUTH2 OAUTHBEARER; do
 		dovecot_log_mark
 		if imap_cmds | cyrus_client "$IMTEST" "$IMAP_PORT" $mech "$T/imap-$mech.out" -w basic -o "oauth2_store=$STORE" &&
-		   dovecot_log_since | grep -q "imap-login: Info: Login: user=<alice@example.test>, method=$mech"; then
+		   dovecot_log_wait "imap-login: Info: Login: user=<alice@example.test>, method=$mech"; then
 			ok "imtest $mech with token 'basic' is accepted by Dovecot after introspection at oidc-provider"
 		else
 			not_ok "imtest $mech login"; diag "$(cat "$T/imap-$mech.out")"; dovecot_log 20
@@ -472,7 +472,7 @@ else
 	done
 	dovecot_log_mark
 	if imap_cmds | cyrus_client "$IMTEST" "$IMAP_PORT" XOAUTH2 "$T/imap-jwt.out" -w jwtsvc -o "oauth2_store=$STORE" &&
-	   dovecot_log_since | grep -q "imap-login: Info: Login: user=<alice@example.test>, method=XOAUTH2"; then
+	   dovecot_log_wait "imap-login: Info: Login: user=<alice@example.test>, method=XOAUTH2"; then
 		ok "imtest XOAUTH2 with the private_key_jwt token 'jwtsvc' is accepted by Dovecot"
 	else
 		not_ok "imtest private_key_jwt login"; diag "$(cat "$T/imap-jwt.out")"; dovecot_log 20
@@ -494,7 +494,7 @@ else
 	r_new=$(sfield basic refresh_token)
 	if [ $rc -eq 0 ] && [ "$(plog_count '"path":"/token","grant_type":"refresh_token","status":200')" -eq $((n0 + 1)) ] &&
 	   [ "$(sfield basic access_token)" != "$a_old" ] && [ "$r_new" != "$r_old" ] &&
-	   dovecot_log_since | grep -q "Login: user=<alice@example.test>, method=XOAUTH2"; then
+	   dovecot_log_wait "Login: user=<alice@example.test>, method=XOAUTH2"; then
 		ok "the plugin refreshed the due token once at oidc-provider and logged in with the new one"
 	else
 		not_ok "plugin refresh and login (exit $rc)"; diag "$(cat "$T/imap-refresh.out")"; dovecot_log 10

@@ -295,7 +295,7 @@ device_run() {
 	"$DRIVER" device "$@" >"$T/dev.out" 2>"$T/dev.err" &
 	dpid=$!
 	_i=0
-	while ! grep -q "^Enter code: " "$T/dev.out" && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	while ! grep -q "^Enter code: " "$T/dev.out" && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i + 1)); done
 	ucode=$(sed -n 's/^Enter code: //p' "$T/dev.out")
 }
 oauth_control '{"reset": true}'

@@ -106,7 +106,7 @@ run addtok dev jwt-rsa device_code "$K/rsa.pem"
 "$HELPER" authorize dev --device >"$T/dev.out" 2>"$T/dev.err" &
 dpid=$!
 i=0
-while ! grep -q '^Enter code: ' "$T/dev.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q '^Enter code: ' "$T/dev.out" && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 ucode=$(sed -n 's/^Enter code: //p' "$T/dev.out")
 oauth_approve_device "$ucode" alice@example.test
 wait $dpid
@@ -262,7 +262,7 @@ else
 		dovecot_log_mark
 		if printf 'x1 LOGOUT\n' | CLIENT_AUTHNAME=erin@example.test \
 			cyrus_client "$IMTEST" "$IMAP_PORT" $mech "$T/imap-$mech.out" -w jb -o "oauth2_store=$STORE" &&
-		   dovecot_log_since | grep -q "imap-login: Info: Login: user=<erin@example.test>, method=$mech"; then
+		   dovecot_log_wait "imap-login: Info: Login: user=<erin@example.test>, method=$mech"; then
 			ok "plugin: $mech login as erin@example.test with the service account's token for her"
 		else
 			not_ok "plugin $mech login as erin"; diag "$(cat "$T/imap-$mech.out")"; dovecot_log 20
