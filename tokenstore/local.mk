@@ -4,8 +4,9 @@ noinst_LTLIBRARIES += libtokenstore.la
 libtokenstore_la_SOURCES = $(ts_core_sources) $(ts_oauth_sources)
 libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) $(CRYPTO_CFLAGS) $(SSL_CFLAGS) \
 	$(PQ_CFLAGS)
-# libcurl is not linked: curl_dl.c loads it when a URL or request needs it.
-libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS) $(DL_LIBS) $(PQ_LIBS)
+# libcurl and libpq are not linked: curl_dl.c loads libcurl when a URL or
+# request needs it, pq_dl.c loads libpq when a postgresql:// store opens.
+libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS) $(DL_LIBS)
 
 ts_core_sources = \
 	tokenstore/tokenstore.h \
@@ -22,6 +23,8 @@ ts_core_sources = \
 	tokenstore/perms.c \
 	tokenstore/store_file.c \
 	tokenstore/store_pg.c \
+	tokenstore/pq_dl_p.h \
+	tokenstore/pq_dl.c \
 	tokenstore/seal.c \
 	tokenstore/store.c \
 	tokenstore/resolve.c \

@@ -54,7 +54,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <libpq-fe.h>
+#include "pq_dl_p.h"
 
 #include "ts_p.h"
 
@@ -987,6 +987,8 @@ int ts_store_open_pg(ts_store **out, const char *uri, long timeout_s, unsigned f
 	*out = NULL;
 	if (!ts_store_is_pg(uri))
 		return ts_error_set(err, TS_EINVAL, "store: not a postgresql:// URI");
+	if ((rc = ts_pq_load(err)) != TS_OK)
+		return rc;
 	if ((rc = params_build(&p, &opts, uri, timeout_s, err)) != TS_OK)
 		goto cleanup;
 	if ((st = calloc(1, sizeof(*st))) == NULL || (ps = calloc(1, sizeof(*ps))) == NULL ||
