@@ -85,8 +85,18 @@ for i in range(cycles):
     span *= 1.03 if killed else 0.9
     if killed:
         # A request the process sent just before it died is still being
-        # handled: let the server count (and rotate) it first.
-        time.sleep(0.03)
+        # handled: let the server count (and rotate) it first. On a loaded
+        # machine that can take far more than a fixed pause: wait until the
+        # count has stayed the same for 0.2 s (at most 5 s).
+        settle_end = time.monotonic() + 5
+        last, still_since = refreshes(), time.monotonic()
+        while time.monotonic() < settle_end:
+            time.sleep(0.05)
+            now_n = refreshes()
+            if now_n != last:
+                last, still_since = now_n, time.monotonic()
+            elif time.monotonic() - still_since >= 0.2:
+                break
     rt_after = state()
     if rt_after is None:
         out["parse_failures"] += 1
