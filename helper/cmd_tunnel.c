@@ -90,6 +90,7 @@ static void tun_refuse(const tun *t, const char *msg)
 {
 	char line[TS_ERRMSG_MAX + 64];
 	size_t room = sizeof line - 2;  /* CRLF always fits */
+	size_t n;
 
 	if (t->proto == TUN_IMAP)
 		snprintf(line, room, "* BYE %ssasl-oauth2 tunnel: %s",
@@ -98,8 +99,9 @@ static void tun_refuse(const tun *t, const char *msg)
 		snprintf(line, room, "-ERR %ssasl-oauth2 tunnel: %s",
 			 t->rejected ? "[AUTH] " : "", msg);
 	one_line(line);
-	strcat(line, "\r\n");
-	(void)cli_write_all(STDOUT_FILENO, line, strlen(line));
+	n = strlen(line);  /* at most sizeof line - 3: room for CRLF and NUL */
+	memcpy(line + n, "\r\n", 3);
+	(void)cli_write_all(STDOUT_FILENO, line, n + 2);
 }
 
 static int tun_fail(tun *t)
