@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "plugin_p.h"
 
@@ -64,12 +68,49 @@ static void plug_glob_free(plug_glob *glob)
 	free(glob);
 }
 
+/*
+ * Whether this process may still enter a chroot jail: CAP_SYS_CHROOT in
+ * its permitted set. Postfix's smtp is started by root and chroots after
+ * loading the plugin; a mail client run by a user cannot. When the kernel
+ * does not say, assume it can (the choice that keeps refreshes working).
+ */
+static bool plug_may_chroot(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return true;
+	return (data[CAP_TO_INDEX(CAP_SYS_CHROOT)].permitted & CAP_TO_MASK(CAP_SYS_CHROOT)) != 0;
+}
+
+/* oauth2_preload: yes, no, or auto (the default): yes exactly when the
+ * process may chroot. */
+static bool plug_preload_wanted(plug_glob *glob, const sasl_utils_t *utils)
+{
+	char *v = plug_option(utils, "oauth2_preload");
+	bool yes;
+
+	if (v != NULL && strcmp(v, "yes") == 0)
+		yes = true;
+	else if (v != NULL && strcmp(v, "no") == 0)
+		yes = false;
+	else {
+		if (v != NULL && strcmp(v, "auto") != 0)
+			plug_ts_log(glob, TS_LOG_WARN, "option oauth2_preload must be auto, yes "
+				    "or no; using auto");
+		yes = plug_may_chroot();
+	}
+	free(v);
+	return yes;
+}
+
 int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 {
 	ts_open_opts opts;
 	ts_error err = { 0 };
-	char *store, *config, *preload;
-	bool chroot_ready = true;
+	char *store, *config;
 	int rc;
 
 	if (glob->ctx != NULL)
@@ -87,24 +128,11 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 		glob->opt_config = config;
 	}
 
-	/* oauth2_preload=no: a program that never enters a chroot (the
-	 * helper's tunnel) spares itself libcurl and the secret files until a
-	 * refresh needs them. */
-	preload = plug_option(utils, "oauth2_preload");
-	if (preload != NULL) {
-		if (strcmp(preload, "no") == 0)
-			chroot_ready = false;
-		else if (strcmp(preload, "yes") != 0)
-			plug_ts_log(glob, TS_LOG_WARN, "option oauth2_preload must be yes or no; "
-				    "using yes");
-		free(preload);
-	}
-
 	memset(&opts, 0, sizeof(opts));
 	opts.plugin_store = glob->opt_store;
 	opts.plugin_config = glob->opt_config;
-	opts.load_ca = true;
-	opts.preload_secrets = chroot_ready;
+	opts.load_ca = glob->preload;
+	opts.preload_secrets = glob->preload;
 	opts.log = plug_ts_log;
 	opts.log_arg = glob;
 	rc = ts_ctx_open(&glob->ctx, &opts, &err);
@@ -116,9 +144,6 @@ int plug_ctx_ensure(plug_glob *glob, const sasl_utils_t *utils)
 		snprintf(glob->open_msg, sizeof(glob->open_msg), "%s", err.msg);
 		return rc;
 	}
-	/* Refreshes need libcurl: load it now, before a chroot hides it. */
-	if (chroot_ready && oa2_preload(&err) != TS_OK)
-		plug_ts_log(glob, TS_LOG_WARN, err.msg);
 	glob->open_code = TS_OK;
 	glob->open_msg[0] = '\0';
 	return TS_OK;
@@ -245,6 +270,22 @@ int sasl_client_plug_init(const sasl_utils_t *utils, int max_version, int *out_v
 	glob->utils = utils;
 	glob->refs = 2;
 	plug_log_init(utils);
+	/*
+	 * What a refresh reads from outside the store (libcurl and the
+	 * libraries it pulls in, the CA certificates, client secrets and keys)
+	 * is loaded now only by a process that may enter a chroot, where those
+	 * files are out of reach. Any other program loads them at its first
+	 * refresh and spares its cached logins their memory (about 4 MB,
+	 * mostly libcurl's dependencies). libcurl is loaded even when the
+	 * store cannot be opened yet: it may appear after the chroot.
+	 */
+	glob->preload = plug_preload_wanted(glob, utils);
+	if (glob->preload) {
+		ts_error err = { 0 };
+
+		if (oa2_preload(&err) != TS_OK)
+			plug_ts_log(glob, TS_LOG_WARN, err.msg);
+	}
 	/* No connection exists yet, so no other thread uses glob. */
 	if (plug_ctx_ensure(glob, utils) != TS_OK) {
 		if (glob->open_code == TS_ENOMEM) {

@@ -47,6 +47,7 @@ typedef struct plug_glob {
 	char open_msg[TS_ERRMSG_MAX]; /* its message, shown on every login attempt */
 	char *opt_store;            /* plugin option oauth2_store (copy), NULL if unset */
 	char *opt_config;           /* plugin option oauth2_config (copy), NULL if unset */
+	bool preload;               /* load what a refresh needs at open (oauth2_preload) */
 	int refs;                   /* mechanisms still referring to this context */
 } plug_glob;
 

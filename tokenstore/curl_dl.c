@@ -75,6 +75,8 @@ static void load(void)
 		/* POSIX guarantees that a function's address survives this. */
 		memcpy((char *)&api + syms[i].off, &f, sizeof(f));
 	}
+	f = dlsym(h, "SSL_CTX_set_options");
+	memcpy(&api.p_ssl_ctx_set_options, &f, sizeof(f));
 	oa2_curl = api;
 	loaded = true;
 }

@@ -8,10 +8,14 @@
 #ifndef CURL_DL_P_H
 #define CURL_DL_P_H
 
+#include <stdint.h>
+
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
 #include "tokenstore.h"
+
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 struct oa2_curl_api {
 	CURLcode (*p_global_init)(long flags);
@@ -31,6 +35,10 @@ struct oa2_curl_api {
 	CURLUcode (*p_url_get)(const CURLU *u, CURLUPart part, char **out, unsigned int flags);
 	void (*p_url_cleanup)(CURLU *u);
 	void (*p_free)(void *p);
+	/* OpenSSL's, from libcurl's own libssl; NULL when libcurl uses
+	 * another TLS library. Looked up here so that the plugin does not
+	 * link libssl for this one call. */
+	uint64_t (*p_ssl_ctx_set_options)(struct ssl_ctx_st *ctx, uint64_t options);
 };
 
 extern struct oa2_curl_api oa2_curl;

@@ -6,7 +6,7 @@ libtokenstore_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFL
 	$(PQ_CFLAGS)
 # libcurl and libpq are not linked: curl_dl.c loads libcurl when a URL or
 # request needs it, pq_dl.c loads libpq when a postgresql:// store opens.
-libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(SSL_LIBS) $(DL_LIBS)
+libtokenstore_la_LIBADD = $(JSONC_LIBS) $(YAML_LIBS) $(CRYPTO_LIBS) $(DL_LIBS)
 
 ts_core_sources = \
 	tokenstore/tokenstore.h \

@@ -317,7 +317,8 @@ static CURLcode ssl_ctx_cleanse(CURL *c, void *sslctx, void *ud)
 {
 	(void)c;
 	(void)ud;
-	SSL_CTX_set_options((SSL_CTX *)sslctx, SSL_OP_CLEANSE_PLAINTEXT);
+	if (oa2_curl.p_ssl_ctx_set_options != NULL)
+		oa2_curl.p_ssl_ctx_set_options(sslctx, SSL_OP_CLEANSE_PLAINTEXT);
 	return CURLE_OK;
 }
 #endif

@@ -9,7 +9,7 @@
  * plugin: PLAIN from libsasl2-modules, this project's module, or a peer's.
  *
  *   bench_login --plugdir DIR --mech MECH --user U [--pass P] [--host H]
- *               [--store S --config C] [--logins N] [--rounds R]
+ *               [--store S --config C] [--option K=V]... [--logins N] [--rounds R]
  *
  * Prints one line: mech, logins per round, the minimum CPU time (user +
  * system, getrusage) per login over the rounds in nanoseconds, and the
@@ -30,6 +30,9 @@
 static const char *opt_plugdir, *opt_mech, *opt_user, *opt_pass, *opt_store, *opt_config;
 static const char *opt_host = "imap.example.test";
 static sasl_secret_t *g_secret;
+/* --option K=V: further plugin options (oauth2_preload=yes). */
+static const char *g_options[8];
+static size_t g_n_options;
 
 static int cb_getpath(void *context, const char **path)
 {
@@ -49,6 +52,12 @@ static int cb_getopt(void *context, const char *plugin_name, const char *option,
 		v = opt_store;
 	else if (strcmp(option, "oauth2_config") == 0)
 		v = opt_config;
+	for (size_t i = 0; v == NULL && i < g_n_options; i++) {
+		size_t n = strlen(option);
+
+		if (strncmp(g_options[i], option, n) == 0 && g_options[i][n] == '=')
+			v = g_options[i] + n + 1;
+	}
 	if (v == NULL)
 		return SASL_FAIL;
 	*result = v;
@@ -172,12 +181,15 @@ int main(int argc, char **argv)
 			logins = atol(v);
 		else if (strcmp(k, "--rounds") == 0)
 			rounds = atol(v);
+		else if (strcmp(k, "--option") == 0 && strchr(v, '=') != NULL &&
+			 g_n_options < sizeof(g_options) / sizeof(g_options[0]))
+			g_options[g_n_options++] = v;
 		else
 			break;
 	}
 	if (i != argc || !opt_plugdir || !opt_mech || !opt_user || logins < 1 || rounds < 1) {
 		fprintf(stderr, "usage: bench_login --plugdir DIR --mech MECH --user U [--pass P] [--host H] "
-			"[--store S --config C] [--logins N] [--rounds R]\n");
+			"[--store S --config C] [--option K=V]... [--logins N] [--rounds R]\n");
 		return 2;
 	}
 	if (opt_pass != NULL) {

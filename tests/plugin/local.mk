@@ -8,7 +8,7 @@ tests_plugin_test_plugin_LDADD = $(SASL_LIBS) $(JSONC_LIBS)
 EXTRA_tests_plugin_test_plugin_DEPENDENCIES = plugin/libsasloauth2.la
 TESTS += tests/plugin/test_plugin tests/plugin/test_exports.sh \
 	tests/plugin/test_valgrind.sh tests/plugin/test_refresh.sh \
-	tests/plugin/test_root.sh
+	tests/plugin/test_root.sh tests/plugin/test_preload.sh
 # A competing XOAUTH2 module (like sasl-xoauth2) for doctor's plugin check.
 check_LTLIBRARIES += tests/plugin/libcompete.la
 tests_plugin_libcompete_la_SOURCES = tests/plugin/compete_plugin.c

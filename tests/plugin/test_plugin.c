@@ -76,6 +76,8 @@ static int cb_getopt(void *context, const char *plugin_name, const char *option,
 		v = g_store;
 	else if (strcmp(option, "oauth2_config") == 0)
 		v = g_config;
+	else if (strcmp(option, "oauth2_preload") == 0)
+		v = getenv("TEST_PLUGIN_PRELOAD");
 	if (v == NULL)
 		return SASL_FAIL;
 	*result = v;
@@ -1554,7 +1556,28 @@ static int run_loop(long n)
 	return tap_done();
 }
 
-/* One XOAUTH2 login against an existing store (refresh test). */
+/* Whether a library whose file name starts with `name` is mapped. */
+static bool lib_mapped(const char *name)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		const char *base = strrchr(line, '/');
+
+		found = base != NULL && strncmp(base + 1, name, strlen(name)) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* One XOAUTH2 login against an existing store (refresh test). With
+ * TEST_PLUGIN_MAPS set, stderr says whether libcurl was mapped after
+ * sasl_client_init ("libcurl at load: yes|no") and after the logins
+ * ("libcurl after login: yes|no"). */
 static int run_login(int argc, char **argv)
 {
 	sasl_callback_t cbs[5];
@@ -1572,6 +1595,8 @@ static int run_login(int argc, char **argv)
 		setenv("SASL_OAUTH2_STORE", getenv("TEST_PLUGIN_ENV_STORE"), 1);
 	if (sasl_client_init(getenv("TEST_PLUGIN_NO_LOG") ? global_cbs_nolog : global_cbs) != SASL_OK)
 		return 2;
+	if (getenv("TEST_PLUGIN_MAPS") != NULL)
+		fprintf(stderr, "libcurl at load: %s\n", lib_mapped("libcurl") ? "yes" : "no");
 	if (getenv("TEST_PLUGIN_CHROOT") != NULL &&
 	    (chroot(getenv("TEST_PLUGIN_CHROOT")) != 0 || chdir("/") != 0)) {
 		fprintf(stderr, "chroot %s: %s\n", getenv("TEST_PLUGIN_CHROOT"), strerror(errno));
@@ -1600,6 +1625,8 @@ static int run_login(int argc, char **argv)
 		}
 		sasl_dispose(&conn);
 	}
+	if (getenv("TEST_PLUGIN_MAPS") != NULL)
+		fprintf(stderr, "libcurl after login: %s\n", lib_mapped("libcurl") ? "yes" : "no");
 	sasl_client_done();
 	free(c.secret);
 	return rc == SASL_OK ? 0 : 1;
