@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli/test_flows.sh - the helper against the test OAuth2 server:
 # authorize (code + PKCE with a scripted $BROWSER, wrong state, denial,
-# --no-browser with the URL pasted on stdin, device flow, client
+# --no-browser with the URL pasted on stdin, a registered non-loopback
+# redirect_uri answered by pasting, device flow, client
 # credentials), token and refresh (due tokens, --all, rotation; a replayed
 # old refresh token revokes the grant, as at a certified server), status and
 # notify_command on invalid_grant, and server faults (hang with a short
@@ -163,6 +164,60 @@ exec 3>&-
 wait $pid; rc=$?
 [ $rc -eq 0 ] && [ -e "$S/pasted.state" ] && ok "--no-browser accepts the redirected URL on stdin" \
 	|| { not_ok "--no-browser paste (exit $rc)"; diag "loc=${loc%%code=*}" "$(cat "$T/out" "$T/err" "$T/curl.err")"; }
+
+# ---------------------------------------------------------------- a redirect_uri that is not the loopback
+# A provider that takes only a registered web address (the test server has
+# https://app.example.test/oauth2/callback for confidential-client): nothing
+# can listen there, so authorize asks for the address the browser ends on.
+# A line that is no redirect and one of another request are refused with
+# their reason, and the wait goes on.
+web_uri=https://app.example.test/oauth2/callback
+# shellcheck disable=SC2086
+check "add web" h add web --template generic --client-id confidential-client \
+	--client-secret-file "$T/conf.secret" --set redirect_uri=$web_uri $ENDP
+mkfifo "$T/fifo-web"
+BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize web --timeout 90 \
+	<"$T/fifo-web" >"$T/out" 2>"$T/err" &
+pid=$!
+exec 3>"$T/fifo-web"
+i=0
+while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
+loc=$(curl -sS --max-time 20 -o /dev/null -w '%{redirect_url}' "$url" 2>"$T/curl.err")
+printf 'hello\n' >&3
+printf '%s\n' "$loc" | sed 's/state=[^&]*/state=another-request/' >&3
+printf '%s\n' "$loc" >&3
+exec 3>&-
+wait $pid; rc=$?
+case $url in
+*"redirect_uri=https%3A%2F%2Fapp.example.test%2Foauth2%2Fcallback&"*)
+	ok "non-loopback redirect_uri: the authorization URL carries it" ;;
+*) not_ok "non-loopback redirect_uri: the authorization URL carries it"; diag "$url" ;;
+esac
+grep -q "^Then paste the address your browser was redirected to here" "$T/out" &&
+	! grep -q "Waiting up to" "$T/out" &&
+	ok "non-loopback redirect_uri: no listener, the prompt asks for the address" ||
+	{ not_ok "non-loopback redirect_uri: no listener, the prompt asks for the address"; diag "$(cat "$T/out")"; }
+case $loc in
+"$web_uri?code="*) ok "the test server redirected to the registered address" ;;
+*) not_ok "the test server redirected to the registered address"; diag "loc=${loc%%code=*}" "$(cat "$T/curl.err")" ;;
+esac
+grep -q "that is not the redirected URL; paste the whole address" "$T/err" &&
+	ok "a pasted line that is no redirect is refused with the fix" ||
+	{ not_ok "a pasted line that is no redirect is refused with the fix"; diag "$(cat "$T/err")"; }
+grep -q "answers another authorization request" "$T/err" &&
+	ok "a pasted redirect of another request is refused" ||
+	{ not_ok "a pasted redirect of another request is refused"; diag "$(cat "$T/err")"; }
+# The server exchanges the code only with the redirect_uri it was issued for.
+[ $rc -eq 0 ] && [ -e "$S/web.state" ] && [ "$(sfield web refresh_token)" != None ] &&
+	ok "non-loopback redirect_uri: the pasted address completes the authorization" ||
+	{ not_ok "non-loopback redirect_uri: the pasted address completes the authorization (exit $rc)"
+	  diag "$(cat "$T/out" "$T/err")"; }
+web_code=$(printf '%s' "$loc" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+[ -n "$web_code" ] && ! grep -qF "$web_code" "$T/out" "$T/err" &&
+	ok "non-loopback redirect_uri: the authorization code is not printed" ||
+	not_ok "non-loopback redirect_uri: the authorization code is not printed"
+check "remove web" h remove web
 
 # ---------------------------------------------------------------- device flow
 # shellcheck disable=SC2086

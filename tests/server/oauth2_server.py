@@ -114,7 +114,11 @@ ALL_GRANTS = frozenset({"authorization_code", "refresh_token",
 CLIENTS = {
     "confidential-client": {"secret": "confidential-secret",
                             "methods": {"basic", "post"},
-                            "grants": ALL_GRANTS, "introspect": True},
+                            "grants": ALL_GRANTS, "introspect": True,
+                            # A web redirect registered as a provider's
+                            # portal would have it: exact match only.
+                            "redirect_uris": (
+                                "https://app.example.test/oauth2/callback",)},
     "basic-only-client": {"secret": "basic-only-secret",
                           "methods": {"basic"},
                           "grants": ALL_GRANTS, "introspect": True},
@@ -841,10 +845,12 @@ class Handler(BaseHTTPRequestHandler):
         if cid is None or cid not in CLIENTS:
             return text_resp(400, "invalid request: unknown client_id\n")
         ruri = q.get("redirect_uri")
-        if ruri is None or not loopback_redirect_ok(
-                ruri, st.localhost_redirect):
+        if ruri is None or not (
+                loopback_redirect_ok(ruri, st.localhost_redirect) or
+                ruri in CLIENTS[cid].get("redirect_uris", ())):
             return text_resp(400, "invalid request: redirect_uri must be a "
-                             "loopback http URI (RFC 8252)\n")
+                             "loopback http URI (RFC 8252) or one "
+                             "registered for the client\n")
         state = q.get("state")
 
         def redirect_error(error, desc):
