@@ -1488,6 +1488,25 @@ static int run_suite(void)
 	return tap_done();
 }
 
+/* The result of sasl_client_start for one login as `authname`. */
+static int start_rc(const char *mech, const char *authname)
+{
+	sasl_callback_t cbs[5];
+	creds c = { .authname = authname };
+	sasl_conn_t *conn = NULL;
+	const char *out = NULL, *chosen = NULL;
+	unsigned outlen = 0;
+	int rc;
+
+	make_cbs(cbs, &c);
+	rc = sasl_client_new("imap", "imap.example.test", NULL, "127.0.0.1;143", cbs, 0, &conn);
+	if (rc == SASL_OK)
+		rc = sasl_client_start(conn, mech, NULL, &out, &outlen, &chosen);
+	sasl_dispose(&conn);
+	free(c.secret);
+	return rc;
+}
+
 /* N complete logins, alternating mechanisms and the ways of getting
  * credentials, plus failures: for leak checking under valgrind / ASan. */
 static int run_loop(long n)
@@ -1497,7 +1516,7 @@ static int run_loop(long n)
 		{ SASL_CB_PASS, NULL, NULL },
 		{ SASL_CB_LIST_END, NULL, NULL },
 	};
-	long ok = 0, want = 0, i;
+	long ok = 0, want = 0, refreshes = 0, tryagain = 0, i;
 	int rc;
 
 	if (setup_store() != 0 || sasl_client_init(global_cbs) != SASL_OK) {
@@ -1512,7 +1531,7 @@ static int run_loop(long n)
 		sasl_interact_t *prompts = NULL;
 		const char *out, *mech, *mechs = (i & 1) ? "OAUTHBEARER" : "XOAUTH2";
 		unsigned outlen;
-		bool interact = (i % 7 == 3);
+		bool interact = (i % 7 == 3), rejected = false;
 
 		/* fails when no token is found, and when the password names a
 		 * token of another mailbox (nobody@ is not work's user) */
@@ -1538,6 +1557,7 @@ static int run_loop(long n)
 			/* an error challenge on a token nobody else uses, then
 			 * reset its state so later rounds need no network */
 			rc = sasl_client_step(conn, "{}", 2, NULL, &out, &outlen);
+			rejected = true;
 		}
 		if (rc == SASL_CONTINUE)
 			rc = sasl_client_step(conn, "", 0, NULL, &out, &outlen);
@@ -1545,12 +1565,24 @@ static int run_loop(long n)
 			ok++;
 		sasl_dispose(&conn);
 		free(c.secret);
+		if (rejected) {
+			/* The rejected token is refreshed at the next login, and
+			 * its provider (127.0.0.1:9) refuses: a temporary failure.
+			 * A process that did not load libcurl with the plugin
+			 * loads it here. */
+			refreshes++;
+			if (start_rc("XOAUTH2", "alice@example.test") == SASL_TRYAGAIN)
+				tryagain++;
+		}
 		if (i % 13 == 0)
 			add_token(g_store, "work", "alice@example.test", "valid", "at-work-1");
 	}
 	sasl_client_done();
 	tap_ok(i == n, "%ld login attempts ran", i);
 	tap_ok(ok == want, "%ld of them succeeded (want %ld)", ok, want);
+	tap_ok(refreshes > 0 && tryagain == refreshes,
+	       "%ld of %ld refreshes of a rejected token failed with SASL_TRYAGAIN "
+	       "(the provider refuses connections)", tryagain, refreshes);
 	tap_ok(g_secret_logged == 0, "no token or secret reached the log callback");
 	rm_rf(g_tmp);
 	return tap_done();
