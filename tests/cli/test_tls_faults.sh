@@ -9,7 +9,9 @@
 # the cause, leaves the tokens in the state file as they were, and the
 # plugin answers SASL_TRYAGAIN. Without `ca_bundle` the private CA is not
 # trusted. The certificate cases fail if TLS verification (peer or host
-# name) is turned off.
+# name) is turned off. As root, the plugin also refreshes over TLS inside an
+# empty chroot (the CA bundle read when it was loaded) and, without
+# CAP_SYS_CHROOT, reads the bundle at the refresh.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/integration/env.sh"
 
@@ -120,6 +122,26 @@ token_at "$OK_URL"
 [ $rc -eq 0 ] && grep -q "auth=Bearer at-tls-ok" "$T/out" \
 	&& ok "control: the plugin refreshes over TLS with ca_bundle" \
 	|| { not_ok "control: plugin over TLS (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+
+# As Postfix's smtp: a process that may chroot reads the CA bundle with the
+# plugin and refreshes over TLS inside an empty jail; one that may not
+# reads the bundle at the refresh.
+if [ "$(id -u)" -eq 0 ]; then
+	require_tool setpriv
+	mkdir -m 755 "$T/jail"
+	token_at "$OK_URL"
+	TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$S" "$CONF" alice@example.test >"$T/out" 2>"$T/err"; rc=$?
+	[ $rc -eq 0 ] && grep -q "auth=Bearer at-tls-ok" "$T/out" \
+		&& ok "control: in a chroot the plugin refreshes over TLS with the CA bundle read before it" \
+		|| { not_ok "control: plugin over TLS in a chroot (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+	token_at "$OK_URL"
+	setpriv --bounding-set -sys_chroot "$prog" login "$S" "$CONF" alice@example.test >"$T/out" 2>"$T/err"; rc=$?
+	[ $rc -eq 0 ] && grep -q "auth=Bearer at-tls-ok" "$T/out" \
+		&& ok "control: without CAP_SYS_CHROOT the plugin reads ca_bundle at the refresh" \
+		|| { not_ok "control: plugin over TLS without CAP_SYS_CHROOT (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
+else
+	ok "# SKIP a chrooted refresh over TLS needs root"
+fi
 
 # ---------------------------------------------------------------- certificates
 fault_case "no ca_bundle" "$OK_URL" "certificate|SSL" "$T/noca.conf"
