@@ -130,7 +130,9 @@ if [ "$(id -u)" -eq 0 ]; then
 	require_tool setpriv
 	mkdir -m 755 "$T/jail"
 	token_at "$OK_URL"
-	TEST_PLUGIN_CHROOT="$T/jail" "$prog" login "$S" "$CONF" alice@example.test >"$T/out" 2>"$T/err"; rc=$?
+	# LeakSanitizer (sanitizer builds) needs /proc at exit, which the jail lacks.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" TEST_PLUGIN_CHROOT="$T/jail" \
+		"$prog" login "$S" "$CONF" alice@example.test >"$T/out" 2>"$T/err"; rc=$?
 	[ $rc -eq 0 ] && grep -q "auth=Bearer at-tls-ok" "$T/out" \
 		&& ok "control: in a chroot the plugin refreshes over TLS with the CA bundle read before it" \
 		|| { not_ok "control: plugin over TLS in a chroot (exit $rc)"; diag "$(cat "$T/out" "$T/err")"; }
