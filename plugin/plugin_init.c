@@ -3,9 +3,11 @@
  * the two client mechanisms (XOAUTH2, OAUTHBEARER) and opens the token
  * store context they share.
  *
- * The store, the configuration and the CA certificates are opened here,
- * when libsasl2 loads the plugin, so that a client that chroots afterwards
- * (Postfix's smtp) keeps working with nothing copied into the jail. A
+ * The store and the configuration are opened here, when libsasl2 loads
+ * the plugin, and in a process that may chroot also libcurl, the CA
+ * certificates and the secret files (oauth2_preload), so that a client
+ * that chroots afterwards (Postfix's smtp) keeps working with nothing
+ * copied into the jail. A
  * failure to open is not fatal to loading: it is logged once, kept, retried
  * when a connection starts, and reported to every login attempt meanwhile.
  * That retry may happen in several threads at once: it is serialised by the

@@ -151,6 +151,16 @@ BROWSER='' DISPLAY='' WAYLAND_DISPLAY='' h authorize wrongstate --no-browser --t
 [ $rc -ne 0 ] && [ ! -e "$S/wrongstate.state" ] && [ "$(wc -l <"$T/err")" -eq 1 ] \
 	&& ok "no redirect: gives up with one line" || { not_ok "timeout (exit $rc)"; diag "$(cat "$T/err")"; }
 
+# printed_redirect: wait (at most 60 s) for authorize to print its URL in
+# $T/out and follow it at the test server as a browser would; sets url and
+# loc, the address the browser ends on.
+printed_redirect() {
+	i=0
+	while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
+	loc=$(curl -sS --max-time 20 -o /dev/null -w '%{redirect_url}' "$url" 2>"$T/curl.err")
+}
+
 # ---------------------------------------------------------------- --no-browser, pasted URL
 # shellcheck disable=SC2086
 check "add pasted" h add pasted --template generic --client-id confidential-client \
@@ -162,10 +172,7 @@ BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize pasted --no
 	<"$T/fifo" >"$T/out" 2>"$T/err" &
 pid=$!
 exec 3>"$T/fifo"
-i=0
-while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
-loc=$(curl -sS --max-time 20 -o /dev/null -w '%{redirect_url}' "$url" 2>"$T/curl.err")
+printed_redirect
 printf '%s\n' "$loc" >&3
 exec 3>&-
 wait $pid; rc=$?
@@ -187,10 +194,7 @@ BROWSER=/bin/false "$HELPER" --store "$S" --config "$CONF" authorize web --timeo
 	<"$T/fifo-web" >"$T/out" 2>"$T/err" &
 pid=$!
 exec 3>"$T/fifo-web"
-i=0
-while ! grep -q "/authorize?" "$T/out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-url=$(grep -o "http://127.0.0.1:[0-9]*/authorize?[^ ]*" "$T/out" | head -1)
-loc=$(curl -sS --max-time 20 -o /dev/null -w '%{redirect_url}' "$url" 2>"$T/curl.err")
+printed_redirect
 printf 'hello\n' >&3
 printf '%s\n' "$loc" | sed 's/state=[^&]*/state=another-request/' >&3
 printf '%s\n' "$loc" >&3
